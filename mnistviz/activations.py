@@ -1,0 +1,89 @@
+"""Every stage of a model from ONE forward pass, through a compiled multi-output model.
+
+``stages(model, x)`` returns each layer's output in order, as ``Stage(name, kind, shape, array)``;
+``probabilities(model, x)`` returns the softmax. Both go through a ``StageRunner`` built once
+per model (cached weakly by model) whose call is a ``tf.function`` with a fixed input
+signature, so a single image costs a few milliseconds instead of ``model.predict``'s ~70 ms.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import model_input
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the layer's name, e.g. "conv1"
+    kind: str  # the layer's class, e.g. "Conv2D"
+    shape: tuple  # with the batch axis, e.g. (1, 28, 28, 32)
+    array: np.ndarray
+    params: int = 0  # the layer's parameter count
+
+
+def as_batch(x: np.ndarray) -> np.ndarray:
+    """One image ``(28, 28)``, images ``(N, 28, 28)``/``(N, 28, 28, 1)`` or flat ``(N, 784)``/``(784,)`` → float32 ``(N, 784)``."""
+    x = np.asarray(x)
+    if x.ndim == 1 or (x.ndim == 2 and x.shape == (28, 28)):
+        x = x.reshape(1, -1)
+    return model_input(x)
+
+
+class StageRunner:
+    """A model's every-layer view, compiled once."""
+
+    def __init__(self, model):
+        import keras
+        import tensorflow as tf
+
+        self.layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+        self.names = [layer.name for layer in self.layers]
+        self.kinds = [type(layer).__name__ for layer in self.layers]
+        self.params = [int(layer.count_params()) for layer in self.layers]
+        self._all = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in self.layers])
+        spec = tf.TensorSpec([None, 784], tf.float32)
+        self._fn = tf.function(lambda t: self._all(t, training=False), input_signature=[spec])
+        self._proba = tf.function(lambda t: model(t, training=False), input_signature=[spec])
+
+    def stages(self, x: np.ndarray) -> list[Stage]:
+        outs = self._fn(as_batch(x))
+        return [Stage(n, k, tuple(o.shape), o.numpy(), p)
+                for n, k, o, p in zip(self.names, self.kinds, outs, self.params)]
+
+    def probabilities(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        xb = as_batch(x)
+        parts = [self._proba(xb[i : i + batch_size]).numpy() for i in range(0, len(xb), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+
+
+_runners: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def runner_for(model) -> StageRunner:
+    """The cached ``StageRunner`` of ``model`` (built on first use)."""
+    with _lock:
+        runner = _runners.get(model)
+        if runner is None:
+            runner = _runners[model] = StageRunner(model)
+        return runner
+
+
+def stages(model, x: np.ndarray) -> list[Stage]:
+    """Every stage's output for ``x`` (one image or a batch) from one forward pass, in layer order."""
+    return runner_for(model).stages(x)
+
+
+def stage_dict(model, x: np.ndarray) -> dict[str, Stage]:
+    """``stages`` keyed by layer name."""
+    return {s.name: s for s in stages(model, x)}
+
+
+def probabilities(model, x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities ``(N, 10)`` for one image or a batch."""
+    return runner_for(model).probabilities(x)

@@ -1,0 +1,211 @@
+"""Command line: ``python -m mnistviz train | evaluate | predict | bench``.
+
+``evaluate`` prints one JSON object on stdout (at least ``accuracy`` and ``n``); a bad input
+file gives one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """A problem with the user's input: one line on stderr, exit 2."""
+
+
+def _load_model(path: str | None):
+    from .pretrained import load_default_model
+    from .store import StoreError, load_model_checked
+
+    try:
+        return load_default_model() if path is None else load_model_checked(Path(path))
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _read_xy(path: str, preprocess: bool) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f.files or "y" not in f.files:
+                raise CliError(f"{path}: expected arrays 'x' and 'y', found {', '.join(f.files) or 'none'}")
+            x, y = f["x"], f["y"]
+    except CliError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unreadable file of any kind
+        raise CliError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise CliError(f"{path}: {len(x)} images but {len(y)} labels")
+    if len(y) == 0:
+        raise CliError(f"{path}: no images")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
+        raise CliError(f"{path}: labels must be integers 0-9")
+    if preprocess:
+        from .preprocess import PreprocessError, prepare_batch
+
+        try:
+            x = prepare_batch(x)
+        except PreprocessError as exc:
+            raise CliError(f"{path}: {exc}") from exc
+    elif x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise CliError(f"{path}: x must have shape (N, 28, 28) (got {x.shape}); use --preprocess for other sizes")
+    return x, y
+
+
+def cmd_evaluate(args) -> dict:
+    from .evaluation import evaluate
+
+    x, y = _read_xy(args.data, args.preprocess)
+    model = _load_model(args.model)
+    t0 = time.perf_counter()
+    ev = evaluate(model, x, y)
+    out = {"accuracy": ev.accuracy, "n": ev.n, "correct": int(round(ev.accuracy * ev.n)), "loss": ev.loss,
+           "per_class": ev.to_json()["per_class"], "model": args.model or "default",
+           "preprocess": bool(args.preprocess), "seconds": round(time.perf_counter() - t0, 3)}
+    if args.confusion:
+        out["confusion"] = ev.confusion.tolist()
+    return out
+
+
+def cmd_predict(args) -> dict:
+    from .activations import probabilities
+
+    if args.image:
+        from .preprocess import PreprocessError, preprocess_file
+
+        try:
+            x = preprocess_file(args.image).image
+        except PreprocessError as exc:
+            raise CliError(f"{args.image}: {exc}") from exc
+    else:
+        x, _ = _read_xy(args.npz, preprocess=False)
+        if not 0 <= args.index < len(x):
+            raise CliError(f"--index must be in 0..{len(x) - 1}")
+        x = x[args.index]
+    p = probabilities(_load_model(args.model), x)[0]
+    return {"digit": int(p.argmax()), "probability": float(p.max()), "probabilities": [round(float(v), 6) for v in p]}
+
+
+def cmd_train(args) -> dict:
+    from . import data, models, training
+    from .evaluation import evaluate
+    from .store import save_model_atomic
+
+    if args.config:
+        try:
+            config = models.ModelConfig.from_dict(json.loads(Path(args.config).read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise CliError(f"{args.config}: not a model config ({exc})") from exc
+        options = models.TrainOptions()
+    else:
+        if args.preset not in models.PRESETS:
+            raise CliError(f"unknown preset {args.preset!r}; choose from {', '.join(models.PRESETS)}")
+        config, options = models.PRESETS[args.preset].config, models.PRESETS[args.preset].train
+    changes = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
+                                 "n_train": args.n_train}.items() if v is not None}
+    options = replace(options, **changes)
+    try:
+        models.validate(config)
+        ds = data.load_data(args.data)
+    except (models.ConfigError, data.DataError) as exc:
+        raise CliError(str(exc)) from exc
+    x_train, y_train = ds.x_train, ds.y_train
+    if args.all_data:
+        x_train, y_train = np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])
+
+    def report(p):
+        if p.kind == "epoch" and not args.quiet:
+            logs = ", ".join(f"{k} {v:.4f}" for k, v in p.logs.items())
+            print(f"epoch {p.epoch + 1}/{p.epochs}: {logs} ({p.elapsed:.0f} s)", file=sys.stderr, flush=True)
+
+    result = training.train(config, x_train, y_train, options, progress=report)
+    import keras
+    import tensorflow as tf
+
+    meta = {
+        "preset": None if args.config else args.preset,
+        "config": config.to_dict(), "options": options.to_dict(),
+        "data": ds.description, "trained_on": "train + test splits" if args.all_data else "train split",
+        "n_train_images": int(len(x_train) if options.n_train is None else min(options.n_train, len(x_train))),
+        "seconds": round(result.seconds, 1), "epochs_done": result.epochs_done, "history": result.history,
+        "command": "python -m mnistviz " + " ".join(sys.argv[1:]) if sys.argv else "",
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": platform.python_version()},
+        "params": int(result.model.count_params()),
+    }
+    if not args.all_data:
+        ev = evaluate(result.model, ds.x_test, ds.y_test)
+        meta["test_accuracy"] = ev.accuracy
+        meta["test_label"] = ds.test_label
+    if args.out:
+        out = Path(args.out)
+        meta["sha256"] = save_model_atomic(result.model, out)
+        meta_path = out.with_suffix(".json")
+        tmp = meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=1))
+        tmp.replace(meta_path)
+    return {k: meta[k] for k in ("preset", "data", "trained_on", "seconds", "params") if k in meta} | (
+        {"test_accuracy": meta["test_accuracy"], "test_label": meta["test_label"]} if "test_accuracy" in meta else {})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mnistviz", description="mnistviz: train, evaluate and run MNIST CNNs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a preset (or a JSON config) and save it as .keras")
+    t.add_argument("--preset", default="default", help="one of the course presets (default: %(default)s)")
+    t.add_argument("--config", help="a JSON file with a ModelConfig instead of a preset")
+    t.add_argument("--data", default="sample", help="auto, keras, sample, an .npz or an IDX folder (default: sample)")
+    t.add_argument("--all-data", action="store_true", help="train on the train and test splits together")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--n-train", type=int, help="use only the first N training images")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out", help="where to write the .keras file (metadata goes beside it as .json)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a model on an .npz with x (N,28,28) uint8 and y (N,)")
+    e.add_argument("--data", required=True, help="an .npz with arrays x and y")
+    e.add_argument("--model", help="a .keras file (default: the shipped default model)")
+    e.add_argument("--preprocess", action="store_true",
+                   help="run every image (any size, grayscale or RGBA, either polarity) through the app's preprocessing")
+    e.add_argument("--confusion", action="store_true", help="include the confusion matrix")
+    e.set_defaults(fn=cmd_evaluate)
+
+    r = sub.add_parser("predict", help="predict one image file, or one digit of an .npz")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="a PNG/JPEG (preprocessed as on the Draw page)")
+    src.add_argument("--npz", help="an .npz with x (N,28,28)")
+    r.add_argument("--index", type=int, default=0)
+    r.add_argument("--model")
+    r.set_defaults(fn=cmd_predict)
+
+    b = sub.add_parser("bench", help="run the benchmark and write BENCHMARKS.md")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(fn=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from benchmarks.run import main as bench_main  # the benchmark lives beside the package
+
+        return bench_main(args.rest)
+    try:
+        result = args.fn(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(result))
+    return 0

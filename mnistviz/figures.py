@@ -1,0 +1,122 @@
+"""Plotly figures shared by the pages (no streamlit here): a digit heatmap, a feature-map mosaic, probability bars.
+
+A grid of feature maps is ONE image (a tiled mosaic sent as a PNG through
+``binary_string=True``), not one figure per map: a rerun stays small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+SEQUENTIAL = "Viridis"  # activations: 0 is dark, strong is bright
+DIVERGING = "RdBu_r"  # kernels and weights: blue negative, white 0, red positive
+INK = "gray"  # digits: black background, white ink as in MNIST
+
+
+def _compact(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
+    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title)
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+def digit_heatmap(image: np.ndarray, title: str | None = None, height: int = 320, scale_255: bool = False) -> go.Figure:
+    """A 28×28 digit as a heatmap whose hover shows every pixel value (0-255 or 0-1)."""
+    z = np.asarray(image, dtype=np.float32)
+    if scale_255 and z.max() <= 1.0:
+        z = np.rint(z * 255)
+    fig = px.imshow(z, color_continuous_scale=INK, zmin=0, zmax=255 if scale_255 else 1.0, aspect="equal")
+    fig.update_traces(hovertemplate="row %{y}, col %{x}<br>value %{z}<extra></extra>")
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    return _compact(fig, height, title)
+
+
+def tile(maps: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: float = np.nan) -> np.ndarray:
+    """Feature maps ``(H, W, C)`` → one mosaic ``(rows·(H+pad), cols·(W+pad))``, channel c at row c//cols, col c%cols."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 2:
+        maps = maps[..., None]
+    h, w, c = maps.shape
+    cols = cols or int(np.ceil(np.sqrt(c)))
+    rows = int(np.ceil(c / cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), pad_value, dtype=np.float32)
+    for k in range(c):
+        r, q = divmod(k, cols)
+        out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = maps[..., k]
+    return out
+
+
+def _to_uint8(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    scaled = (np.nan_to_num(z, nan=lo) - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
+
+
+def mosaic(maps: np.ndarray, cols: int | None = None, title: str | None = None, height: int | None = None,
+           per_map_scale: bool = True, upscale: int = 4) -> go.Figure:
+    """All channels of ``(H, W, C)`` as one light image (PNG, viridis), each map scaled to its own max.
+
+    Each map is normalised to its own [0, max] so weak filters stay visible; borders are dark grey.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 2:
+        maps = maps[..., None]
+    if per_map_scale:
+        peak = np.max(np.abs(maps), axis=(0, 1), keepdims=True)
+        norm = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+    else:
+        peak = float(np.max(np.abs(maps))) or 1.0
+        norm = maps / peak
+    tiled = tile(np.clip(norm, 0, 1), cols)
+    if upscale > 1:
+        tiled = np.kron(tiled, np.ones((upscale, upscale), np.float32))
+    rgb = _viridis_rgb(tiled)
+    fig = px.imshow(rgb, binary_string=True)
+    fig.update_traces(hoverinfo="skip", hovertemplate=None)
+    fig.update_xaxes(showticklabels=False, showgrid=False).update_yaxes(showticklabels=False, showgrid=False)
+    return _compact(fig, height, title)
+
+
+_VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
+                     [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]], dtype=np.float32)
+
+
+def _viridis_rgb(z: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (NaN = border) → uint8 RGB with the viridis scale; borders dark grey."""
+    nan = np.isnan(z)
+    t = np.clip(np.nan_to_num(z), 0, 1) * (len(_VIRIDIS) - 1)
+    i = np.minimum(t.astype(int), len(_VIRIDIS) - 2)
+    f = (t - i)[..., None]
+    rgb = _VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f
+    rgb[nan] = (40, 40, 40)
+    return rgb.astype(np.uint8)
+
+
+def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, height: int = 300,
+            text: bool = False, hover: str = "value %{z:.3f}") -> go.Figure:
+    """A single matrix as a heatmap with values on hover (diverging scale centred on 0 for weights)."""
+    z = np.asarray(z, dtype=np.float32)
+    kwargs = dict(color_continuous_scale=DIVERGING if diverging else SEQUENTIAL, aspect="equal")
+    if diverging:
+        m = float(np.max(np.abs(z))) or 1.0
+        kwargs.update(zmin=-m, zmax=m)
+    fig = px.imshow(z, text_auto=".2f" if text else False, **kwargs)
+    fig.update_traces(hovertemplate=f"row %{{y}}, col %{{x}}<br>{hover}<extra></extra>")
+    return _compact(fig, height, title)
+
+
+def probability_bars(proba: np.ndarray, title: str | None = None, height: int = 260,
+                     highlight: int | None = None, true_label: int | None = None) -> go.Figure:
+    """Ten probabilities as bars, the predicted digit highlighted, values on hover and as text."""
+    p = np.asarray(proba, dtype=np.float64).reshape(-1)
+    pred = int(p.argmax()) if highlight is None else highlight
+    colors = ["#3b5bdb" if d == pred else "#adb5bd" for d in range(len(p))]
+    if true_label is not None and true_label != pred:
+        colors[true_label] = "#e8590c"
+    fig = go.Figure(go.Bar(x=[str(d) for d in range(len(p))], y=p, marker_color=colors,
+                           text=[f"{v:.0%}" if v >= 0.005 else "" for v in p], textposition="outside",
+                           hovertemplate="digit %{x}: %{y:.4f}<extra></extra>"))
+    fig.update_yaxes(range=[0, 1.15], title="probability", tickformat=".0%")
+    fig.update_xaxes(title="digit", type="category")
+    return _compact(fig, height, title)

@@ -1,0 +1,154 @@
+"""The model store: trained models as ``.keras`` files in a cache folder, keyed by what made them.
+
+Layout: ``<root>/<key>.keras`` and ``<root>/<key>.json`` (metadata, with the model file's
+SHA-256). Both are written to a temporary file and renamed into place, the metadata last: a
+model without matching metadata is not a finished model. The root is ``$MNISTVIZ_CACHE`` or
+``~/.cache/mnistviz``. Models are loaded with Keras' ``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .models import ModelConfig, TrainOptions
+
+
+class StoreError(RuntimeError):
+    """A stored model that cannot be used (corrupt, truncated or mismatched), with a readable message."""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("MNISTVIZ_CACHE") or Path.home() / ".cache" / "mnistviz")
+
+
+def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """A short hash of the training images and labels."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y).astype(np.uint8).tobytes())
+    return h.hexdigest()[:16]
+
+
+def model_key(config: ModelConfig, options: TrainOptions, data_id: str) -> str:
+    """A hash of everything that affects the trained weights."""
+    import keras
+
+    payload = json.dumps({"config": config.to_dict(), "options": options.to_dict(), "data": data_id,
+                          "keras": keras.__version__}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model_atomic(model, path: Path) -> str:
+    """Save a Keras model to ``path`` (``.keras``) via a temporary file and a rename; return its SHA-256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        digest = file_sha256(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def load_model_checked(path: Path, sha256: str | None = None):
+    """Load a ``.keras`` file with ``safe_mode=True``; ``StoreError`` if it is missing, altered or unreadable."""
+    import keras
+
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"model file {path} does not exist")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise StoreError(f"model file {path.name} does not match its recorded checksum (truncated or corrupt)")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way
+        raise StoreError(f"model file {path.name} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass
+class StoredModel:
+    key: str
+    model: object  # keras.Model
+    meta: dict
+
+
+class ModelStore:
+    """Trained models on disk, keyed by ``model_key``."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.root / f"{key}.keras", self.root / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self.paths(key)[1].exists()
+
+    def save(self, key: str, model, meta: dict) -> Path:
+        """Store a finished model and its metadata (model first, metadata last, each atomically)."""
+        model_path, meta_path = self.paths(key)
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = save_model_atomic(model, model_path)
+        full = {**meta, "key": key, "sha256": digest, "saved_at": time.time()}
+        _atomic_write_bytes(meta_path, json.dumps(full, indent=1, sort_keys=True).encode())
+        return model_path
+
+    def load(self, key: str) -> StoredModel | None:
+        """The stored model for ``key``, ``None`` if there is none; ``StoreError`` if it is corrupt."""
+        model_path, meta_path = self.paths(key)
+        if not meta_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"metadata {meta_path.name} is unreadable: {exc}") from exc
+        model = load_model_checked(model_path, meta.get("sha256"))
+        return StoredModel(key, model, meta)
+
+    def discard(self, key: str) -> None:
+        """Remove a (corrupt) entry so it can be trained again."""
+        for p in self.paths(key):
+            p.unlink(missing_ok=True)
+
+    def entries(self) -> list[dict]:
+        """Metadata of every stored model, newest first (unreadable entries skipped)."""
+        out = []
+        for meta_path in self.root.glob("*.json") if self.root.exists() else []:
+            try:
+                out.append(json.loads(meta_path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return sorted(out, key=lambda m: m.get("saved_at", 0), reverse=True)

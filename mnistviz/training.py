@@ -1,0 +1,187 @@
+"""Training: one function, deterministic for a seed, reporting progress per batch and per epoch.
+
+The progress callback receives a ``Progress`` after every batch and every epoch; returning
+``False`` from it (or calling ``Progress.cancel()``) stops the run cleanly after that batch, and
+the result is marked ``cancelled`` so nobody stores it as a finished model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .data import model_input
+from .models import ModelConfig, TrainOptions, build_model
+
+AUG_ROTATION_DEG = 10.0
+AUG_SHIFT = 0.10
+AUG_ZOOM = 0.10
+
+
+@dataclass
+class Progress:
+    """Where a run is: ``kind`` is "batch" or "epoch"; ``logs`` holds loss/accuracy (and val_ on epochs)."""
+
+    kind: str
+    epoch: int  # 0-based
+    epochs: int
+    batch: int  # 0-based within the epoch (steps - 1 on epoch ends)
+    steps: int  # batches per epoch
+    logs: dict
+    elapsed: float  # seconds since the run started
+    _cancel: list = field(default_factory=lambda: [False], repr=False)
+
+    @property
+    def fraction(self) -> float:
+        done = self.epoch * self.steps + self.batch + 1
+        return min(1.0, done / max(1, self.epochs * self.steps))
+
+    @property
+    def eta(self) -> float:
+        """Estimated seconds left, from the average speed so far."""
+        f = self.fraction
+        return self.elapsed * (1 - f) / f if f > 0 else float("nan")
+
+    def cancel(self) -> None:
+        self._cancel[0] = True
+
+
+ProgressFn = Callable[[Progress], "bool | None"]
+
+
+@dataclass
+class TrainResult:
+    model: object  # keras.Model
+    history: dict  # per-epoch lists: loss, accuracy, val_loss, val_accuracy
+    cancelled: bool
+    seconds: float
+    epochs_done: int
+    config: ModelConfig
+    options: TrainOptions
+
+
+def _make_callback(progress: ProgressFn, epochs: int, t0: float):
+    import keras
+
+    class _Report(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.cancel_flag = [False]
+            self.cancelled = False
+
+        def _send(self, kind, batch, logs):
+            steps = int(self.params.get("steps") or 1)
+            p = Progress(kind, self.epoch, epochs, batch, steps, {k: float(v) for k, v in (logs or {}).items()},
+                         time.perf_counter() - t0, self.cancel_flag)
+            if progress(p) is False or self.cancel_flag[0]:
+                self.cancelled = True
+                self.model.stop_training = True
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._send("batch", batch, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._send("epoch", int(self.params.get("steps") or 1) - 1, logs)
+
+    return _Report()
+
+
+def augmenter(seed: int):
+    """Random rotation ±10°, shift ±10 % and zoom ±10 % on batches of ``(B, 28, 28, 1)`` images."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(AUG_ROTATION_DEG / 360.0, fill_mode="constant", seed=seed),
+        layers.RandomTranslation(AUG_SHIFT, AUG_SHIFT, fill_mode="constant", seed=seed + 1),
+        layers.RandomZoom(AUG_ZOOM, AUG_ZOOM, fill_mode="constant", seed=seed + 2),
+    ], name="augment")
+
+
+def _augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    import tensorflow as tf
+
+    aug = augmenter(seed)
+    ds = tf.data.Dataset.from_tensor_slices((x.reshape(-1, 28, 28, 1), y.astype(np.int32)))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    ds = ds.map(lambda a, b: (tf.reshape(aug(a, training=True), (-1, 784)), b), num_parallel_calls=1)
+    return ds.prefetch(2)
+
+
+def make_optimizer(options: TrainOptions, total_steps: int):
+    import keras
+
+    lr = options.learning_rate
+    if options.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, total_steps))
+    elif options.lr_schedule != "constant":
+        raise ValueError(f"unknown learning-rate schedule {options.lr_schedule!r}")
+    if options.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if options.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    if options.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    raise ValueError(f"unknown optimizer {options.optimizer!r}")
+
+
+def train(
+    config: ModelConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    options: TrainOptions = TrainOptions(),
+    progress: ProgressFn | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+) -> TrainResult:
+    """Build and train ``config`` on images ``(N, 28, 28)`` (uint8 or [0, 1]) and labels ``(N,)``.
+
+    Validation: ``x_val``/``y_val`` if given, else the last ``options.validation_fraction`` of the
+    training images (none if 0). Same seed and data → the same weights.
+    """
+    import keras
+
+    x = model_input(x_train)
+    y = np.asarray(y_train).astype(np.int32).reshape(-1)
+    if options.n_train is not None:
+        x, y = x[: options.n_train], y[: options.n_train]
+    if x_val is not None:
+        xv, yv = model_input(x_val), np.asarray(y_val).astype(np.int32).reshape(-1)
+    elif options.validation_fraction > 0:
+        n_val = max(1, int(round(len(x) * options.validation_fraction)))
+        x, xv, y, yv = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
+    else:
+        xv = yv = None
+    if len(x) == 0:
+        raise ValueError("no training images")
+
+    keras.utils.set_random_seed(options.seed)
+    model = build_model(config)
+    batch_size = int(min(options.batch_size, len(x)))
+    steps = -(-len(x) // batch_size)
+    model.compile(optimizer=make_optimizer(options, steps * options.epochs),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.perf_counter()
+    callbacks = []
+    report = None
+    if progress is not None:
+        report = _make_callback(progress, options.epochs, t0)
+        callbacks.append(report)
+    val = (xv, yv) if xv is not None else None
+    if options.augment:
+        hist = model.fit(_augmented_dataset(x, y, batch_size, options.seed), epochs=options.epochs,
+                         validation_data=val, callbacks=callbacks, verbose=0)
+    else:
+        hist = model.fit(x, y, batch_size=batch_size, epochs=options.epochs, shuffle=True,
+                         validation_data=val, callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    cancelled = bool(report and report.cancelled)
+    return TrainResult(model, history, cancelled, seconds, len(history.get("loss", [])), config, options)

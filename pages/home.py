@@ -1,0 +1,60 @@
+"""Home: what the app is, which data and model are active, and where to start."""
+
+import streamlit as st
+
+from mnistviz import models, pretrained
+from pages.shared import active_model, dataset
+
+st.title("How a convolutional network reads a handwritten digit")
+st.markdown(
+    "Draw a digit and follow it through a real, trained CNN: the 784 pixels reshaped into an image, "
+    "the convolution filters and the feature maps they light up, max pooling halving each map, the "
+    "flattened vector, the dense layer, and the softmax that turns ten scores into probabilities. "
+    "Then change the architecture in the lab, retrain, and see what changes."
+)
+
+ds = dataset()
+am = active_model()
+meta = pretrained.default_meta()
+
+c1, c2 = st.columns(2)
+with c1.container(border=True):
+    st.subheader(":material/database: Data in use")
+    st.markdown(f"**{ds.description}**")
+    if ds.source == "sample":
+        st.info(
+            "Offline mode: the full MNIST (60,000 / 10,000) could not be loaded, so the app uses the "
+            "10,000 real MNIST training digits shipped inside it. Accuracy on its held-out part is "
+            "*sample validation accuracy*, not MNIST test accuracy.",
+            icon=":material/wifi_off:",
+        )
+        if ds.note:
+            st.caption(f"Why: {ds.note}.")
+    else:
+        st.success(f"Test split: {ds.test_label}.", icon=":material/check_circle:")
+with c2.container(border=True):
+    st.subheader(":material/neurology: Model in use")
+    st.markdown(f"**{am.label}**")
+    config = am.config or models.PRESETS["default"].config
+    rows = models.layer_table(config)
+    st.markdown(" → ".join(r.name for r in rows[1:]))
+    st.caption(f"{models.count_params(config):,} parameters.")
+    if am.id == "default" and meta:
+        st.caption(
+            f"Trained only on the bundled sample ({meta.get('n_train_images', 10000):,} digits, "
+            f"{meta.get('epochs_done', '?')} epochs with augmentation, {meta.get('seconds', '?')} s on a 2-core CPU)."
+        )
+
+st.subheader("Where to start")
+s1, s2, s3 = st.columns(3)
+with s1.container(border=True):
+    st.markdown("**Draw a digit**: the model predicts as you draw, and shows every step from your pixels to its probabilities.")
+    st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
+with s2.container(border=True):
+    st.markdown("**The walkthrough**: one page per stage of the network, on a test digit or your drawing.")
+    st.page_link("pages/overview.py", label="Start the walkthrough", icon=":material/account_tree:")
+with s3.container(border=True):
+    st.markdown("**The lab**: move the sliders (filters, kernel size, dropout, …), train, and compare runs.")
+    st.page_link("pages/lab.py", label="Open the lab", icon=":material/science:")
+st.page_link("pages/playground.py", label="Convolution playground: the arithmetic on grids small enough to read",
+             icon=":material/calculate:")
