@@ -74,7 +74,15 @@ def save_model_atomic(model, path: Path) -> str:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(fd)
     try:
+        if getattr(model, "optimizer", None) is not None:
+            # Ship weights only: the optimizer's state would triple the file and is never needed here.
+            import keras
+
+            clean = keras.Model.from_config(model.get_config())
+            clean.set_weights(model.get_weights())
+            model = clean
         model.save(tmp)
+        os.chmod(tmp, 0o644)
         digest = file_sha256(Path(tmp))
         os.replace(tmp, path)
     except BaseException:

@@ -176,7 +176,7 @@ def train(
         callbacks.append(report)
     val = (xv, yv) if xv is not None else None
     if options.augment:
-        hist = model.fit(_augmented_dataset(x, y, batch_size, options.seed), epochs=options.epochs,
+        hist = model.fit(_augmented_dataset(x, y, batch_size, options.seed), epochs=options.epochs, shuffle=False,
                          validation_data=val, callbacks=callbacks, verbose=0)
     else:
         hist = model.fit(x, y, batch_size=batch_size, epochs=options.epochs, shuffle=True,
