@@ -87,3 +87,23 @@ def stage_dict(model, x: np.ndarray) -> dict[str, Stage]:
 def probabilities(model, x: np.ndarray) -> np.ndarray:
     """Softmax probabilities ``(N, 10)`` for one image or a batch."""
     return runner_for(model).probabilities(x)
+
+
+def run_from(model, stage_name: str, tensor: np.ndarray) -> list[Stage]:
+    """Continue a forward pass from a (possibly edited) stage output, e.g. with one filter zeroed.
+
+    ``tensor`` is the output of layer ``stage_name`` with its batch axis (e.g. ``(1, 28, 28, 32)``);
+    returns the stages after it, in order, computed eagerly in inference mode. Works for the chain
+    models built by ``mnistviz.models`` (each layer feeds the next).
+    """
+    runner = runner_for(model)
+    if stage_name not in runner.names:
+        raise KeyError(f"model has no layer {stage_name!r}")
+    start = runner.names.index(stage_name) + 1
+    out = []
+    t = np.asarray(tensor, dtype=np.float32)
+    for layer, name, kind, params in zip(runner.layers[start:], runner.names[start:], runner.kinds[start:],
+                                         runner.params[start:]):
+        t = np.asarray(layer(t, training=False))
+        out.append(Stage(name, kind, tuple(t.shape), t, params))
+    return out
