@@ -1,0 +1,217 @@
+"""Look inside a model's convolution and pooling layers with plain NumPy, number by number.
+
+The walkthrough pages use it to show where one output pixel comes from:
+
+- ``conv_layers`` / ``pool_layers`` / ``input_layer_name``: find layers by their Keras class and
+  follow the graph to the layer that feeds them.
+- ``kernels``: a ``Conv2D``'s weights as ``(k, k, c_in, filters)`` plus its ``(filters,)`` bias.
+- ``conv_pixel``: the padded ``k×k×c_in`` window under output pixel ``(row, col)``, the products
+  with one filter, their sum per input channel and in total, the bias and the activation; the
+  result equals Keras' own output for ``'same'`` and ``'valid'`` padding (stride 1).
+- ``max_pool``: 2×2 max pooling with the max's position in each window; ``'same'`` pads with −∞.
+- ``zero_channel``: a stage tensor with one or more channels switched off.
+
+Feature maps here are one image's ``(H, W, C)`` (the batch axis dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear": lambda z: z,
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+}
+
+
+# --- finding layers ----------------------------------------------------------------------------
+
+def conv_layers(model) -> list:
+    """The model's ``Conv2D`` layers, in order."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def pool_layers(model) -> list:
+    """The model's ``MaxPooling2D`` layers, in order."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+
+
+def input_layer_name(layer) -> str:
+    """The name of the layer whose output feeds ``layer`` (the Keras graph's record, not a guess)."""
+    return layer.input._keras_history.operation.name
+
+
+def activation_name(layer) -> str:
+    """``'relu'``, ``'linear'``, … of a layer with an ``activation`` (``'linear'`` when it has none)."""
+    fn = getattr(layer, "activation", None)
+    return getattr(fn, "__name__", "linear") if fn is not None else "linear"
+
+
+def kernels(layer) -> tuple[np.ndarray, np.ndarray]:
+    """A ``Conv2D``'s kernels ``(k, k, c_in, filters)`` and biases ``(filters,)`` (zeros without a bias)."""
+    weights = layer.get_weights()
+    kernel = np.asarray(weights[0], dtype=np.float32)
+    bias = np.asarray(weights[1], dtype=np.float32) if len(weights) > 1 else np.zeros(kernel.shape[-1], np.float32)
+    return kernel, bias
+
+
+# --- convolution -------------------------------------------------------------------------------
+
+def same_padding(k: int) -> tuple[int, int]:
+    """Rows (or columns) added before and after for ``'same'`` padding at stride 1: ``k - 1`` in all, the extra one after."""
+    total = k - 1
+    return total // 2, total - total // 2
+
+
+def pad_input(x: np.ndarray, k: int, padding: str) -> np.ndarray:
+    """``(H, W, C)`` → zero-padded as Keras pads it for a ``k×k`` kernel (unchanged for ``'valid'``)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[..., None]
+    if padding == "valid":
+        return x
+    if padding != "same":
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    before, after = same_padding(k)
+    return np.pad(x, ((before, after), (before, after), (0, 0)))
+
+
+@dataclass(frozen=True)
+class ConvPixel:
+    """How one output pixel ``(row, col)`` of filter ``f`` is made."""
+
+    row: int
+    col: int
+    filter: int
+    window: np.ndarray  # (k, k, c_in): the padded input under the kernel
+    weights: np.ndarray  # (k, k, c_in): the filter's kernel
+    products: np.ndarray  # (k, k, c_in): window · weights, element by element
+    per_channel: np.ndarray  # (c_in,): the products summed per input channel
+    total: float  # sum of all products
+    bias: float
+    pre_activation: float  # total + bias
+    activation: str
+    output: float  # activation(pre_activation)
+
+
+def conv_pixel(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, row: int, col: int, f: int,
+               padding: str = "same", activation: str = "relu") -> ConvPixel:
+    """The arithmetic of output ``(row, col)`` of filter ``f`` for input ``x`` ``(H, W, c_in)`` (stride 1)."""
+    k = kernel.shape[0]
+    xp = pad_input(x, k, padding)
+    out_h, out_w = xp.shape[0] - k + 1, xp.shape[1] - k + 1
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise IndexError(f"({row}, {col}) is outside the {out_h}×{out_w} output")
+    window = xp[row:row + k, col:col + k, :]
+    weights = np.asarray(kernel[..., f], dtype=np.float32)
+    products = window * weights
+    per_channel = products.sum(axis=(0, 1))
+    total = float(per_channel.sum())
+    b = float(bias[f])
+    pre = total + b
+    out = float(ACTIVATIONS[activation](np.float64(pre)))
+    return ConvPixel(row, col, f, window, weights, products, per_channel, total, b, pre, activation, out)
+
+
+def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str = "same",
+                 activation: str = "relu") -> np.ndarray:
+    """The whole layer in NumPy: ``(H, W, c_in)`` → ``(H', W', filters)`` (stride 1), for checking against Keras."""
+    k = kernel.shape[0]
+    xp = pad_input(x, k, padding)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(0, 1))  # (H', W', c_in, k, k)
+    z = np.einsum("hwcij,ijcf->hwf", windows, kernel, optimize=True) + bias
+    return ACTIVATIONS[activation](z).astype(np.float32)
+
+
+def zero_channel(tensor: np.ndarray, channels) -> np.ndarray:
+    """A copy of a stage tensor ``(N, H, W, C)`` with the given channel(s) set to 0 (a filter switched off)."""
+    out = np.array(tensor, dtype=np.float32, copy=True)
+    out[..., list(np.atleast_1d(channels))] = 0.0
+    return out
+
+
+# --- max pooling -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pooled:
+    """2×2 max pooling of one map: the maxima and where each came from."""
+
+    values: np.ndarray  # (H', W')
+    argmax: np.ndarray  # (H', W', 2): (row, col) of each max in the input map (unpadded coordinates)
+    padded: np.ndarray  # the input as pooled, −∞ where padding was added
+
+
+def max_pool(fmap: np.ndarray, size: int = 2, stride: int | None = None, padding: str = "valid") -> Pooled:
+    """Max pooling of one map ``(H, W)`` as Keras' ``MaxPooling2D`` does it.
+
+    ``'valid'`` drops a last row/column that does not fill a window; ``'same'`` pads with −∞ (after,
+    as TensorFlow does), which can never win a max, so only real values come out.
+    """
+    fmap = np.asarray(fmap, dtype=np.float32)
+    stride = stride or size
+    h, w = fmap.shape
+    if padding == "valid":
+        out_h, out_w = (h - size) // stride + 1, (w - size) // stride + 1
+        padded, top, left = fmap, 0, 0
+    elif padding == "same":
+        out_h, out_w = -(-h // stride), -(-w // stride)
+        pad_h = max((out_h - 1) * stride + size - h, 0)
+        pad_w = max((out_w - 1) * stride + size - w, 0)
+        top, left = pad_h // 2, pad_w // 2
+        padded = np.pad(fmap, ((top, pad_h - top), (left, pad_w - left)), constant_values=-np.inf)
+    else:
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    values = np.empty((out_h, out_w), np.float32)
+    argmax = np.empty((out_h, out_w, 2), np.int64)
+    for i in range(out_h):
+        for j in range(out_w):
+            win = padded[i * stride:i * stride + size, j * stride:j * stride + size]
+            r, c = np.unravel_index(int(np.argmax(win)), win.shape)
+            values[i, j] = win[r, c]
+            argmax[i, j] = (i * stride + r - top, j * stride + c - left)
+    return Pooled(values, argmax, padded)
+
+
+# --- small helpers for the pages ---------------------------------------------------------------
+
+def samples_per_class(x: np.ndarray, y: np.ndarray, per_class: int = 10, seed: int = 0) -> np.ndarray:
+    """``per_class`` random images of each digit, as maps ``(28, 28, 10·per_class)`` ordered digit by digit.
+
+    Tiled with ``figures.tile(..., cols=per_class)`` they make one image with a row per digit.
+    """
+    rng = np.random.default_rng(seed)
+    picks = []
+    for d in range(10):
+        idx = np.flatnonzero(np.asarray(y) == d)
+        chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+        imgs = [np.asarray(x[i], np.float32) for i in chosen]
+        imgs += [np.zeros((28, 28), np.float32)] * (per_class - len(imgs))
+        picks.extend(imgs)
+    return np.stack(picks, axis=-1)
+
+
+def kernel_tile(kernel: np.ndarray, in_channel: int = 0, cols: int = 8) -> np.ndarray:
+    """Every filter's ``k×k`` slice for one input channel, tiled (NaN borders), filter f at row f//cols, col f%cols."""
+    from .figures import tile
+
+    return tile(kernel[:, :, in_channel, :], cols=cols)
+
+
+def tile_index(shape_hw: tuple[int, int], n: int, cols: int, pad: int = 1) -> np.ndarray:
+    """For a tiling of ``n`` maps of ``shape_hw``: which map each mosaic pixel belongs to (−1 on borders)."""
+    h, w = shape_hw
+    rows = int(np.ceil(n / cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), -1, dtype=np.int64)
+    for k in range(n):
+        r, q = divmod(k, cols)
+        out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = k
+    return out
