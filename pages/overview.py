@@ -1,4 +1,124 @@
+"""Overview: the active model's whole architecture as one picture, and a table that matches model.summary()."""
+
+import keras
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("overview")
-st.info("This page is being built.")
+from mnistviz import activations
+from pages.shared import input_picker, model_picker
+
+KIND_COLOURS = {
+    "InputLayer": "#dee2e6", "Reshape": "#d0ebff", "Conv2D": "#ffd8a8", "BatchNormalization": "#fff3bf",
+    "Activation": "#fff3bf", "MaxPooling2D": "#d3f9d8", "Flatten": "#e5dbff", "Dense": "#ffc9c9",
+    "Dropout": "#f1f3f5", "Softmax": "#c5f6fa",
+}
+
+STAGE_PAGES = {
+    "data": ("pages/stage_data.py", "1 · Data"),
+    "reshape": ("pages/stage_reshape.py", "2 · Reshape to NHWC"),
+    "conv": ("pages/stage_conv.py", "3 · Convolution"),
+    "pool": ("pages/stage_pool.py", "4 · Max pooling"),
+    "flatten": ("pages/stage_flatten.py", "5 · Flatten"),
+    "dense": ("pages/stage_dense.py", "6 · Dense and dropout"),
+    "softmax": ("pages/stage_softmax.py", "7 · Logits and softmax"),
+}
+
+
+def page_of(layer, last_dense) -> str:
+    """Which walkthrough page explains ``layer`` (by its Keras class)."""
+    L = keras.layers
+    if isinstance(layer, L.InputLayer):
+        return "data"
+    if isinstance(layer, L.Reshape):
+        return "reshape"
+    if isinstance(layer, L.MaxPooling2D):
+        return "pool"
+    if isinstance(layer, L.Flatten):
+        return "flatten"
+    if isinstance(layer, L.Softmax) or layer is last_dense:
+        return "softmax"
+    if isinstance(layer, (L.Dense, L.Dropout)):
+        return "dense"
+    return "conv"  # Conv2D and the BatchNormalization/Activation that follow a convolution
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def architecture_figure(rows: list[dict]) -> go.Figure:
+    """Stages left to right, one box each with its name, output shape and parameter count."""
+    fig = go.Figure()
+    w, gap = 1.0, 0.35
+    for i, r in enumerate(rows):
+        x0 = i * (w + gap)
+        fig.add_shape(type="rect", x0=x0, x1=x0 + w, y0=0, y1=1, line=dict(color="#495057", width=1),
+                      fillcolor=KIND_COLOURS.get(r["Type"], "#e9ecef"), layer="below")
+        fig.add_annotation(x=x0 + w / 2, y=0.5, showarrow=False, font=dict(size=11, color="#212529"),
+                           text=f"<b>{r['Layer']}</b><br>{r['Type']}<br>{r['Output shape'].replace('(None, ', '').rstrip(')').replace(', ', '×')}"
+                                f"<br>{r['Parameters']:,} params")
+        if i:
+            fig.add_annotation(x=x0, y=0.5, ax=x0 - gap, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
+                               showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#868e96", text="")
+    # invisible points carry the hover text
+    fig.add_trace(go.Scatter(
+        x=[i * (w + gap) + w / 2 for i in range(len(rows))], y=[0.5] * len(rows), mode="markers",
+        marker=dict(size=40, opacity=0),
+        customdata=[[r["Layer"], r["Type"], r["Output shape"], r["Parameters"]] for r in rows],
+        hovertemplate="%{customdata[0]} (%{customdata[1]})<br>output %{customdata[2]}<br>"
+                      "%{customdata[3]:,} parameters<extra></extra>"))
+    fig.update_xaxes(visible=False, range=[-0.1, len(rows) * (w + gap) - gap + 0.1])
+    fig.update_yaxes(visible=False, range=[-0.05, 1.05])
+    fig.update_layout(height=190, margin=dict(l=5, r=5, t=35, b=5), showlegend=False,
+                      title="The network, left to right (shapes per image; hover for details)", plot_bgcolor="white")
+    return fig
+
+
+digit = input_picker()
+am = model_picker()
+
+st.title("Overview: the whole network")
+st.markdown(
+    "A digit enters as 784 numbers and leaves as 10 probabilities. Every box below is one Keras layer of "
+    f"the active model (**{am.label}**), with the shape of what it hands to the next one and how many "
+    "weights it learned. The walkthrough pages take them one at a time."
+)
+
+layers = [layer for layer in am.model.layers]
+dense_layers = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+last_dense = dense_layers[-1] if dense_layers else None
+rows = [{"Layer": layer.name, "Type": type(layer).__name__, "Output shape": shape_text(layer.output.shape),
+         "Parameters": int(layer.count_params()), "Explained on": STAGE_PAGES[page_of(layer, last_dense)][1]}
+        for layer in layers]
+
+st.plotly_chart(architecture_figure(rows), width="stretch", key="overview_arch")
+
+total = int(am.model.count_params())
+c1, c2, c3 = st.columns(3)
+c1.metric("Total parameters", f"{total:,}")
+c2.metric("Layers", len(rows))
+stage = activations.stages(am.model, digit.image)[-1]
+c3.metric("Prediction for the input digit", int(stage.array[0].argmax()),
+          help=f"{digit.description}; probability {stage.array[0].max():.1%}")
+
+st.subheader("Layer by layer (as `model.summary()` reports it)")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={"Parameters": st.column_config.NumberColumn(format="localized")})
+st.caption(
+    "Shapes and counts are read from the real Keras layers (`layer.output.shape`, `layer.count_params()`); "
+    "`None` is the batch axis, any number of images. Only conv and dense layers learn weights: "
+    "a k×k conv with c input channels has (k·k·c + 1) weights per filter, the +1 being its bias."
+)
+
+st.subheader("Walk through it")
+used = []
+for r in rows:
+    if r["Explained on"] not in used:
+        used.append(r["Explained on"])
+cols = st.columns(4)
+for i, (key, (path, label)) in enumerate(STAGE_PAGES.items()):
+    with cols[i % 4]:
+        st.page_link(path, label=label, icon=":material/arrow_forward:", disabled=label not in used,
+                     help=None if label in used else "The active model has no such stage.")
+st.page_link("pages/stage_data.py", label="Next: 1 · Data", icon=":material/arrow_forward:")

@@ -1,4 +1,94 @@
+"""Stage 1 · Data: one digit as 784 numbers, scaled to [0, 1], its label as a one-hot vector, and the data set."""
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("stage_data")
-st.info("This page is being built.")
+from mnistviz import activations, conv_inspect, data, figures
+from pages.shared import data_caption, dataset, input_picker, model_picker, stage_header
+
+digit = input_picker()
+am = model_picker()
+ds = dataset()
+
+st.title("1 · Data: a digit is a grid of numbers")
+st.markdown(
+    "Every MNIST image is 28×28 grey pixels: 0 is the black background, 255 the whitest ink. "
+    "The digits were scaled to fit a 20×20 box and centred in the 28×28 frame."
+)
+data_caption()
+x = activations.as_batch(digit.image)  # (1, 784): what the model is fed
+stage_header(activations.Stage("pixels", "InputLayer", x.shape, x, 0),
+             "inputs = keras.Input(shape=(784,))  # one flat row of 784 pixels per image")
+
+pixels = np.rint(np.asarray(digit.image) * 255).astype(np.uint8)  # (28, 28) 0-255
+c1, c2 = st.columns([1, 1.25])
+with c1:
+    st.plotly_chart(figures.digit_heatmap(pixels, title=f"The input: {digit.description}", scale_255=True, height=380),
+                    width="stretch", key="data_heatmap")
+    st.caption("Hover a pixel to read its row, column and value.")
+with c2:
+    st.markdown("**The same 784 numbers, printed (0-255)**")
+    matrix = "\n".join(" ".join(f"{v:3d}" for v in row) for row in pixels)
+    st.code(matrix, language=None)
+
+st.subheader("Scaling to [0, 1]")
+st.markdown(
+    "The network takes each pixel divided by 255, so the input is 784 floats between 0.0 and 1.0: "
+    "small, comparable numbers train better than 0-255."
+)
+st.code("x = x_train.reshape(-1, 784) / 255.0   # (N, 784) floats in [0, 1]", language="python")
+nz = pixels[pixels > 0]
+s1, s2, s3 = st.columns(3)
+s1.metric("Pixels with ink", f"{nz.size} of 784")
+s2.metric("Brightest pixel", f"{pixels.max()} → {pixels.max() / 255:.3f}")
+s3.metric("Mean value after scaling", f"{digit.image.mean():.3f}")
+
+st.subheader("The label and its one-hot vector")
+if digit.label is None:
+    st.info("A drawing has no true label: the model's guess is all there is. Pick a test digit to see its one-hot vector.")
+else:
+    onehot = data.one_hot([digit.label])[0]
+    st.markdown(f"True digit **{digit.label}**. The label the loss compares against is a vector of 10 numbers, "
+                f"1 at position {digit.label} and 0 elsewhere:")
+    fig = go.Figure(go.Heatmap(z=[onehot], x=[str(d) for d in range(10)], y=["label"], colorscale="Blues",
+                               zmin=0, zmax=1, showscale=False, text=[[f"{v:.0f}" for v in onehot]],
+                               texttemplate="%{text}", hovertemplate="digit %{x}: %{z:.0f}<extra></extra>"))
+    fig.update_layout(height=110, margin=dict(l=10, r=10, t=10, b=30))
+    fig.update_xaxes(title="digit", type="category")
+    st.plotly_chart(fig, width="stretch", key="data_onehot")
+    st.code(f"keras.utils.to_categorical({digit.label}, 10)  # {onehot.astype(int).tolist()}", language="python")
+
+st.subheader("What the data set looks like")
+left, right = st.columns([1.3, 1])
+with left:
+    seed = st.session_state.get("data_sample_seed", 0)
+    if st.button("Show other samples", icon=":material/shuffle:", key="data_reshuffle"):
+        seed = int(np.random.default_rng().integers(1_000_000))
+        st.session_state["data_sample_seed"] = seed
+    maps = conv_inspect.samples_per_class(ds.x_train, ds.y_train, per_class=12, seed=seed)
+    grid = figures.tile(maps, cols=12, pad=2, pad_value=40.0)
+    fig = px.imshow(grid, binary_string=True, zmin=0, zmax=255)
+    fig.update_traces(hoverinfo="skip", hovertemplate=None)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(tickvals=[i * 30 + 14 for i in range(10)], ticktext=[str(d) for d in range(10)], title="digit")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), title="12 random training digits per class")
+    st.plotly_chart(fig, width="stretch", key="data_samples")
+with right:
+    counts_train = np.bincount(ds.y_train, minlength=10)
+    counts_test = np.bincount(ds.y_test, minlength=10)
+    fig = go.Figure([
+        go.Bar(name=f"train ({len(ds.y_train):,})", x=[str(d) for d in range(10)], y=counts_train,
+               hovertemplate="digit %{x}: %{y:,} training images<extra></extra>"),
+        go.Bar(name=f"test ({len(ds.y_test):,})", x=[str(d) for d in range(10)], y=counts_test,
+               hovertemplate="digit %{x}: %{y:,} test images<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=40, b=10),
+                      title="Images per digit", legend=dict(orientation="h", y=-0.15))
+    fig.update_xaxes(title="digit", type="category")
+    fig.update_yaxes(title="images")
+    st.plotly_chart(fig, width="stretch", key="data_counts")
+st.caption(f"Test split: {ds.test_label}. The classes are close to balanced, so accuracy is a fair summary.")
+
+st.page_link("pages/stage_reshape.py", label="Next: 2 · Reshape to NHWC", icon=":material/arrow_forward:")

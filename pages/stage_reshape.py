@@ -1,4 +1,98 @@
+"""Stage 2 · Reshape to NHWC: the flat 784 vector wrapped into a 28×28×1 image, and why the batch is -1."""
+
+import keras
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("stage_reshape")
-st.info("This page is being built.")
+from mnistviz import activations, figures, models
+from pages.shared import dataset, input_picker, model_picker, stage_header
+
+digit = input_picker()
+am = model_picker()
+
+st.title("2 · Reshape to NHWC")
+st.markdown(
+    "The data arrive as one row of 784 numbers per image. A convolution needs to know which pixels are "
+    "neighbours, so the row is wrapped back into a 28×28 grid with one channel. No number changes; "
+    "only the shape does."
+)
+
+stages = activations.stages(am.model, digit.image)
+reshape_layers = [layer for layer in am.model.layers if isinstance(layer, keras.layers.Reshape)]
+flat = activations.as_batch(digit.image)[0]  # (784,)
+
+if not reshape_layers:
+    st.info(
+        "The active model has no reshape stage: it is a fully connected network (MLP) that reads the 784 "
+        "pixels as one flat row and never sees them as an image. Pick a CNN as the active model to follow "
+        "this step; the idea is explained below anyway."
+    )
+else:
+    stage = next(s for s in stages if s.name == reshape_layers[0].name)
+    rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
+    line = rows[stage.name].keras if stage.name in rows else "layers.Reshape((28, 28, 1))"
+    stage_header(stage, f"x = {line}")
+
+st.subheader("Before: one row of 784 numbers")
+k_pick = st.slider("Follow pixel number k", 0, 783, int(np.argmax(flat)), key="reshape_k",
+                   help="Its place is marked in both pictures. Starts at the brightest pixel.")
+row, col = divmod(k_pick, 28)
+strip = go.Figure(go.Heatmap(z=flat[None, :], colorscale=figures.INK, zmin=0, zmax=1, showscale=False,
+                             hovertemplate="k = %{x}<br>value %{z:.3f}<extra></extra>"))
+strip.add_vline(x=k_pick, line=dict(color="#e8590c", width=2))
+for r in range(1, 28):
+    strip.add_vline(x=r * 28 - 0.5, line=dict(color="#495057", width=0.5, dash="dot"))
+strip.update_xaxes(title="index k in the flat vector (dotted lines: where each image row starts)", range=[-0.5, 783.5])
+strip.update_yaxes(showticklabels=False)
+strip.update_layout(height=150, margin=dict(l=10, r=10, t=40, b=40), title=f"x[0, :] (784 values) · k = {k_pick}")
+st.plotly_chart(strip, width="stretch", key="reshape_strip")
+
+st.subheader("After: the same numbers as 28 × 28 × 1")
+c1, c2 = st.columns([1, 1])
+with c1:
+    grid = flat.reshape(28, 28)
+    kk = np.arange(784).reshape(28, 28)
+    fig = go.Figure(go.Heatmap(z=grid, customdata=kk, colorscale=figures.INK, zmin=0, zmax=1, showscale=False,
+                               hovertemplate="k = %{customdata} → (row %{y}, col %{x})<br>value %{z:.3f}<extra></extra>"))
+    fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
+                  line=dict(color="#e8590c", width=3))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row (H)")
+    fig.update_xaxes(title="col (W)")
+    fig.update_layout(height=400, margin=dict(l=10, r=10, t=40, b=10), title="x[0, :, :, 0]")
+    st.plotly_chart(fig, width="stretch", key="reshape_grid")
+with c2:
+    st.markdown(
+        f"Pixel **k = {k_pick}** lands at **(row, col) = divmod({k_pick}, 28) = ({row}, {col})**: "
+        f"the first 28 numbers fill row 0, the next 28 row 1, and so on (row-major order)."
+    )
+    st.code(f"x_flat[0, {k_pick}] == x_img[0, {row}, {col}, 0]   # {flat[k_pick]:.3f}", language="python")
+    st.markdown(
+        "**NHWC** names the four axes of the image tensor:\n"
+        "- **N**: how many images are in the batch,\n"
+        "- **H**: height, 28 rows,\n"
+        "- **W**: width, 28 columns,\n"
+        "- **C**: channels per pixel, 1 for grey (a colour photo would have 3)."
+    )
+
+st.subheader("Why −1 for the batch")
+st.markdown(
+    "The model must accept any number of images at once: one drawing, or a batch of 128 during training. "
+    "In a new shape, one axis may be `-1`, meaning *whatever size makes all the numbers fit*. "
+    "The course puts it on the batch axis:"
+)
+st.code("reshaped = tf.reshape(inputs, [-1, 28, 28, 1])   # 784 numbers per image → one 28×28×1 image each",
+        language="python")
+n = st.slider("Images in a batch", 1, 16, 5, key="reshape_batch")
+batch = dataset().x_test[:n].reshape(n, 784) / 255.0
+nhwc = batch.reshape(-1, 28, 28, 1)
+b1, b2, b3 = st.columns(3)
+b1.metric("Batch in", str(batch.shape))
+b2.metric("After reshape(-1, 28, 28, 1)", str(nhwc.shape))
+b3.metric("Numbers (unchanged)", f"{batch.size:,} = {nhwc.size:,}")
+st.caption(
+    f"−1 became {n} because {batch.size:,} / (28·28·1) = {n}. A shape must hold exactly as many numbers: "
+    "(5, 4, 2) fits (4, 10) (40 each) but not (3, 10, 2) (60); and (1, 10, −1) makes the −1 a 4."
+)
+
+st.page_link("pages/stage_conv.py", label="Next: 3 · Convolution", icon=":material/arrow_forward:")
