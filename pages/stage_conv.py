@@ -1,4 +1,206 @@
+"""Stage 3 · Convolution: every kernel beside the map it makes, one output pixel's arithmetic, random vs trained, filters off."""
+
+import io
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("stage_conv")
-st.info("This page is being built.")
+from mnistviz import activations, conv_inspect, figures, models
+from pages.shared import input_picker, model_picker, stage_header, untrained_model
+
+COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
+
+
+def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int) -> go.Figure:
+    """All filters' k×k slices for one input channel as one diverging heatmap; hover names the filter."""
+    z = conv_inspect.kernel_tile(kernel, in_channel, cols=COLS)
+    idx = conv_inspect.tile_index(kernel.shape[:2], kernel.shape[-1], cols=COLS)
+    m = float(np.nanmax(np.abs(z))) or 1.0
+    fig = go.Figure(go.Heatmap(z=z, customdata=idx, colorscale=figures.DIVERGING, zmin=-m, zmax=m, zmid=0,
+                               hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
+                               colorbar=dict(thickness=10, len=0.8)))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title, plot_bgcolor="white")
+    return fig
+
+
+def with_box(fig: go.Figure, r0: int, c0: int, size_r: int, size_c: int, colour: str = "#e8590c") -> go.Figure:
+    fig.add_shape(type="rect", x0=c0 - 0.5, x1=c0 + size_c - 0.5, y0=r0 - 0.5, y1=r0 + size_r - 0.5,
+                  line=dict(color=colour, width=3))
+    return fig
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+digit = input_picker()
+am = model_picker()
+
+st.title("3 · Convolution: filters that light up on patterns")
+st.markdown(
+    "A convolution slides a small grid of weights, the **kernel**, over the image. At each position it "
+    "multiplies the pixels under the kernel by the weights, adds them up, adds a bias and applies ReLU "
+    "(negatives become 0). Each filter makes one **feature map**: bright where its pattern appears. "
+    "With `padding='same'` the border is padded with zeros so the map keeps the input's 28×28 size."
+)
+
+convs = conv_inspect.conv_layers(am.model)
+if not convs:
+    st.info("The active model has no convolution layer: it is a fully connected network (MLP) that looks at all "
+            "784 pixels at once, with no kernels to slide. Pick a CNN as the active model to see this stage.")
+    st.page_link("pages/stage_flatten.py", label="Next: 5 · Flatten", icon=":material/arrow_forward:")
+    st.stop()
+
+names = [layer.name for layer in convs]
+name = st.segmented_control("Layer", names, default=names[0], key="conv_layer") or names[0]
+layer = am.model.get_layer(name)
+sd = activations.stage_dict(am.model, digit.image)
+src = conv_inspect.input_layer_name(layer)
+x_in = sd[src].array[0]  # (H, W, c_in)
+out = sd[name]  # (1, H', W', filters)
+kernel, bias = conv_inspect.kernels(layer)
+k, _, c_in, n_filters = kernel.shape
+act = conv_inspect.activation_name(layer)
+rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
+stage_header(out, f"x = {rows[name].keras}(x)" if name in rows else
+             f"x = layers.Conv2D({n_filters}, ({k}, {k}), padding={layer.padding!r}, activation={act!r})(x)")
+st.markdown(
+    f"**{n_filters} filters**, each a {k}×{k}×{c_in} block of weights plus one bias: "
+    f"({k}·{k}·{c_in} + 1)·{n_filters} = **{(k * k * c_in + 1) * n_filters:,}** parameters. "
+    f"Input: `{src}` {tuple(sd[src].shape)}."
+    + (f" Each kernel spans **all {c_in} input channels**: it reads every map of `{src}` at once and sums "
+       f"{c_in} separate {k}×{k} products into one number." if c_in > 1 else "")
+)
+
+# --- every filter beside its map -------------------------------------------------------------------
+st.subheader("Every filter and the map it makes")
+in_ch = 0
+if c_in > 1:
+    in_ch = st.slider(f"Show the kernels' slice for input channel", 0, c_in - 1, 0, key=f"conv_inch_{name}",
+                      help=f"A {name} kernel is {k}×{k}×{c_in}; the grid can show one {k}×{k} slice of each.")
+grid_h = 90 + 60 * int(np.ceil(n_filters / COLS))
+g1, g2 = st.columns(2)
+g1.plotly_chart(kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
+                                             "red +, blue −", grid_h), width="stretch", key="conv_kernels")
+g2.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Feature maps (same order; each to its own max)",
+                               height=grid_h), width="stretch", key="conv_maps")
+st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left). Hover a kernel "
+           "for its filter number.")
+
+# --- one filter up close and one pixel's arithmetic ------------------------------------------------
+st.subheader("One filter up close")
+strength = out.array[0].max(axis=(0, 1))
+f = st.number_input(f"Filter (0-{n_filters - 1})", 0, n_filters - 1, int(strength.argmax()), key=f"conv_f_{name}",
+                    help="Starts at the filter that responds most strongly to this digit.")
+fmap = out.array[0, ..., f]
+H, W = fmap.shape
+peak_r, peak_c = np.unravel_index(int(fmap.argmax()), fmap.shape)
+p1, p2 = st.columns(2)
+r = p1.slider("Output row", 0, H - 1, int(peak_r), key=f"conv_row_{name}")
+c = p2.slider("Output column", 0, W - 1, int(peak_c), key=f"conv_col_{name}")
+px_ = conv_inspect.conv_pixel(x_in, kernel, bias, r, c, f, layer.padding, act)
+contrib_ch = int(np.abs(px_.per_channel).argmax())
+show_ch = 0
+if c_in > 1:
+    show_ch = st.selectbox("Input channel to look at", range(c_in), index=contrib_ch, key=f"conv_showch_{name}",
+                           help="Starts at the channel that contributes most to this pixel.")
+pad_before = conv_inspect.same_padding(k)[0] if layer.padding == "same" else 0
+
+u1, u2, u3 = st.columns(3)
+with u1:
+    fig = figures.heatmap(x_in[..., show_ch], title=f"Input {src}" + (f", channel {show_ch}" if c_in > 1 else ""),
+                          height=330)
+    st.plotly_chart(with_box(fig, r - pad_before, c - pad_before, k, k), width="stretch", key="conv_input")
+with u2:
+    fig = figures.heatmap(kernel[:, :, show_ch, f], title=f"Kernel of filter {f}" + (f" [:, :, {show_ch}]" if c_in > 1 else ""),
+                          diverging=True, height=330, text=k <= 7, hover="weight %{z:.3f}")
+    st.plotly_chart(fig, width="stretch", key="conv_kernel_big")
+with u3:
+    fig = figures.heatmap(fmap, title=f"Feature map {f} ({H}×{W})", height=330, hover="output %{z:.3f}")
+    st.plotly_chart(with_box(fig, r, c, 1, 1), width="stretch", key="conv_map_big")
+st.caption("The orange square on the input is the window the kernel covers for the output pixel marked on the map. "
+           + ("Outside the image the padding is 0." if layer.padding == "same" else ""))
+
+st.markdown(f"#### How output pixel ({r}, {c}) of filter {f} is computed")
+a1, a2, a3 = st.columns(3)
+a1.plotly_chart(figures.heatmap(px_.window[..., show_ch], title="Window (padded input)", height=300, text=k <= 7),
+                width="stretch", key="conv_window")
+a2.plotly_chart(figures.heatmap(px_.weights[..., show_ch], title="× Weights", diverging=True, height=300, text=k <= 7),
+                width="stretch", key="conv_weights")
+a3.plotly_chart(figures.heatmap(px_.products[..., show_ch], title="= Products", diverging=True, height=300, text=k <= 7),
+                width="stretch", key="conv_products")
+if c_in > 1:
+    bars = go.Figure(go.Bar(x=list(range(c_in)), y=px_.per_channel,
+                            marker_color=["#e8590c" if i == show_ch else ("#c92a2a" if v > 0 else "#1c7ed6")
+                                          for i, v in enumerate(px_.per_channel)],
+                            hovertemplate="input channel %{x}: %{y:.4f}<extra></extra>"))
+    bars.update_xaxes(title=f"input channel of {src}", dtick=4)
+    bars.update_yaxes(title="sum of its products")
+    bars.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10),
+                       title=f"Contribution of each of the {c_in} input channels (the window above is channel {show_ch})")
+    st.plotly_chart(bars, width="stretch", key="conv_contrib")
+keras_value = float(out.array[0, r, c, f])
+terms = f"sum over {k}×{k}×{c_in} = {k * k * c_in} products" if c_in > 1 else f"sum of the {k * k} products"
+st.markdown(
+    f"{terms} = **{px_.total:.4f}** &nbsp;→&nbsp; + bias {px_.bias:.4f} = **{px_.pre_activation:.4f}** "
+    f"&nbsp;→&nbsp; {act}(…) = **{px_.output:.4f}**"
+)
+if abs(px_.output - keras_value) <= 1e-4 * max(1.0, abs(keras_value)):
+    st.success(f"Keras' own {name} output at ({r}, {c}, {f}) is {keras_value:.4f}: the same number.",
+               icon=":material/check_circle:")
+else:
+    st.warning(f"Keras' {name} output here is {keras_value:.4f}, which differs from the hand computation.")
+
+# --- random versus trained ----------------------------------------------------------------------------
+st.subheader("Random versus trained")
+if st.toggle("Compare with the same network before training (random weights)", key="conv_random"):
+    if am.config is None:
+        st.info("The active model's architecture is unknown, so no untrained copy can be built.")
+    else:
+        rm = untrained_model(am.config.to_json())
+        rsd = activations.stage_dict(rm, digit.image)
+        rk, _ = conv_inspect.kernels(rm.get_layer(name))
+        t1, t2 = st.columns(2)
+        t1.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Trained: feature maps", height=grid_h),
+                        width="stretch", key="conv_trained_maps")
+        t2.plotly_chart(figures.mosaic(rsd[name].array[0], cols=COLS, title="Random: feature maps", height=grid_h),
+                        width="stretch", key="conv_random_maps")
+        t3, t4 = st.columns(2)
+        t3.plotly_chart(kernel_mosaic(kernel, in_ch, "Trained kernels", grid_h), width="stretch", key="conv_trained_k")
+        t4.plotly_chart(kernel_mosaic(rk, in_ch, "Random kernels", grid_h), width="stretch", key="conv_random_k")
+        rp = rsd[rm.layers[-1].name].array[0]
+        st.caption(
+            f"Same input, same architecture, freshly initialised weights: the random kernels are noise, and their maps "
+            f"are blurred copies of the input rather than detectors of strokes and edges. The random network says "
+            f"{int(rp.argmax())} with {rp.max():.0%}, close to a guess."
+        )
+else:
+    st.caption("Training is what turns noise into edge and stroke detectors. Switch on to see the difference.")
+
+# --- switch filters off -------------------------------------------------------------------------------
+st.subheader("Switch a filter off")
+off = st.multiselect(f"Filters of {name} to zero", list(range(n_filters)), default=[int(f)], key=f"conv_off_{name}",
+                     help="Their feature maps are set to 0 and the rest of the network runs on the edited tensor.")
+before = sd[am.model.layers[-1].name].array[0]
+o1, o2 = st.columns(2)
+o1.plotly_chart(figures.probability_bars(before, title="All filters on", true_label=digit.label, height=280),
+                width="stretch", key="conv_before")
+if off:
+    after = activations.run_from(am.model, name, conv_inspect.zero_channel(out.array, off))[-1].array[0]
+    o2.plotly_chart(figures.probability_bars(after, title=f"With {len(off)} filter(s) off", true_label=digit.label,
+                                             height=280), width="stretch", key="conv_after")
+    pred = int(before.argmax())
+    st.caption(f"Probability of {pred}: {before[pred]:.1%} → {after[pred]:.1%}. One filter rarely matters much: the "
+               "network spreads what it knows over many; switch several off to see it break.")
+else:
+    o2.info("Pick one or more filters to switch off.")
+
+st.download_button(f"Download {name}'s output {tuple(out.shape)} as .npy", npy_bytes(out.array),
+                   file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
+                   key="conv_download")
+st.page_link("pages/stage_pool.py", label="Next: 4 · Max pooling", icon=":material/arrow_forward:")
