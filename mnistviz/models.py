@@ -119,7 +119,7 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
     Preset("default", "Default model (course CNN, trained with augmentation)",
            "the course text's LeNet-style CNN, trained on the bundled sample with augmentation and a cosine schedule",
            COURSE_CNN,
-           TrainOptions(epochs=24, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", augment=True,
+           TrainOptions(epochs=30, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", augment=True,
                         validation_fraction=0.0, seed=7),
            3_274_634),
     Preset("course_cnn", "Course text: LeNet-style CNN",
@@ -203,7 +203,7 @@ def layer_table(config: ModelConfig) -> list[LayerRow]:
                 if nh < 1 or nw < 1:
                     raise ConfigError(
                         f"conv{i}: a {k}×{k} kernel with 'valid' padding does not fit its {h}×{w}×{c} input "
-                        f"(output would be {nh}×{nw}); use a smaller kernel, 'same' padding or fewer poolings")
+                        f"(it needs at least {k}×{k}); use a smaller kernel, 'same' padding or fewer conv blocks")
                 h, w = nh, nw
             params = (k * k * c + 1) * spec.filters
             act = "None" if spec.batch_norm or spec.activation == "linear" else repr(spec.activation)
@@ -319,7 +319,8 @@ def keras_code(config: ModelConfig, options: TrainOptions | None = None) -> str:
         "x = inputs",
     ]
     for row in layer_table(config)[1:]:
-        lines.append(f"x = {row.keras}(x)")
+        code, _, comment = row.keras.partition("  #")
+        lines.append(f"x = {code}(x)" + (f"  #{comment}" if comment else ""))
     lines += ["outputs = x", "model = keras.Model(inputs, outputs)"]
     if options is not None:
         opt = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}[options.optimizer]

@@ -1,0 +1,61 @@
+"""The command line, run as a person runs it (`python -m mnistviz …`)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mnistviz import data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "mnistviz", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_evaluate_prints_json_with_accuracy(tmp_path):
+    s = data.load_sample()
+    f = tmp_path / "digits.npz"
+    np.savez(f, x=s.x_test[:200], y=s.y_test[:200])
+    p = run("evaluate", "--data", str(f))
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["n"] == 200 and 0.0 <= out["accuracy"] <= 1.0
+    assert out["accuracy"] > 0.5
+
+
+def test_evaluate_bad_file_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("hello")
+    p = run("evaluate", "--data", str(bad))
+    assert p.returncode == 2 and p.stdout == ""
+    assert len(p.stderr.strip().splitlines()) == 1 and "not a readable .npz" in p.stderr
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((3, 10, 10), np.uint8), y=np.zeros(3, np.uint8))
+    p = run("evaluate", "--data", str(wrong))
+    assert p.returncode == 2 and "(N, 28, 28)" in p.stderr
+    p = run("evaluate", "--data", str(tmp_path / "missing.npz"))
+    assert p.returncode == 2
+
+
+def test_train_writes_a_model_that_evaluate_and_predict_use(tmp_path):
+    out = tmp_path / "m.keras"
+    p = run("train", "--preset", "mlp30", "--epochs", "1", "--n-train", "500", "--out", str(out), "--quiet")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["params"] == 23_860 and "sample validation" in summary["test_label"]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["n_train_images"] == 500 and meta["sha256"]
+    s = data.load_sample()
+    f = tmp_path / "d.npz"
+    np.savez(f, x=s.x_test[:50], y=s.y_test[:50])
+    p = run("evaluate", "--data", str(f), "--model", str(out))
+    assert p.returncode == 0 and json.loads(p.stdout)["n"] == 50
+    p = run("predict", "--npz", str(f), "--index", "3", "--model", str(out))
+    assert p.returncode == 0
+    pred = json.loads(p.stdout)
+    assert 0 <= pred["digit"] <= 9 and abs(sum(pred["probabilities"]) - 1) < 1e-3

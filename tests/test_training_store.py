@@ -1,0 +1,103 @@
+"""Training (progress, cancel, determinism) and the model store (atomic, keyed, corrupt files) with real Keras."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mnistviz import activations, data, models, store, training
+from mnistviz.models import ConvSpec, DenseSpec, ModelConfig, TrainOptions
+
+TINY = ModelConfig(convs=(ConvSpec(4, 3, "same"),), dense=(DenseSpec(16, dropout=0.2),))
+OPTS = TrainOptions(epochs=2, batch_size=40, learning_rate=0.01, validation_fraction=0.2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return data.load_sample()
+
+
+def test_training_reports_progress_and_learns(sample):
+    events = []
+    result = training.train(TINY, sample.x_train[:600], sample.y_train[:600], OPTS, progress=events.append)
+    batches = [e for e in events if e.kind == "batch"]
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert len(epochs) == 2 and len(batches) == 2 * 12  # 480 training images / 40 = 12 steps
+    assert batches[0].steps == 12 and epochs[-1].fraction == 1.0
+    assert "val_accuracy" in epochs[-1].logs and "loss" in batches[0].logs
+    assert not result.cancelled and result.epochs_done == 2
+    ev_acc = np.mean(activations.probabilities(result.model, sample.x_test[:300]).argmax(1) == sample.y_test[:300])
+    assert ev_acc > 0.5  # far above chance (0.1) after 2 short epochs
+
+
+def test_same_seed_same_weights(sample):
+    a = training.train(TINY, sample.x_train[:300], sample.y_train[:300], OPTS)
+    b = training.train(TINY, sample.x_train[:300], sample.y_train[:300], OPTS)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        assert np.array_equal(wa, wb)
+
+
+def test_augmented_training_runs(sample):
+    opts = TrainOptions(epochs=1, batch_size=100, augment=True, validation_fraction=0.0, seed=1)
+    r = training.train(TINY, sample.x_train[:300], sample.y_train[:300], opts)
+    assert r.epochs_done == 1 and np.isfinite(r.history["loss"][0])
+
+
+def test_cancel_stops_and_is_marked(sample):
+    def cancel_after_two(p):
+        return not (p.kind == "batch" and p.batch >= 1)
+
+    r = training.train(TINY, sample.x_train[:600], sample.y_train[:600], TrainOptions(epochs=5, batch_size=50),
+                       progress=cancel_after_two)
+    assert r.cancelled and r.epochs_done <= 1
+
+
+def test_store_round_trip_is_keyed_and_atomic(tmp_path, sample):
+    r = training.train(TINY, sample.x_train[:200], sample.y_train[:200], TrainOptions(epochs=1, batch_size=50))
+    s = store.ModelStore(tmp_path)
+    fp = store.data_fingerprint(sample.x_train[:200], sample.y_train[:200])
+    key = store.model_key(TINY, r.options, fp)
+    assert key != store.model_key(TINY, TrainOptions(epochs=2, batch_size=50), fp)
+    assert key != store.model_key(TINY, r.options, store.data_fingerprint(sample.x_train[:199], sample.y_train[:199]))
+    assert s.load(key) is None
+    s.save(key, r.model, {"accuracy": 0.5})
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    loaded = s.load(key)
+    x = sample.x_test[:5]
+    np.testing.assert_allclose(activations.probabilities(loaded.model, x), activations.probabilities(r.model, x),
+                               atol=1e-6)
+    assert loaded.meta["accuracy"] == 0.5 and s.entries()[0]["key"] == key
+
+
+def test_store_detects_truncated_and_corrupt_files(tmp_path, sample):
+    r = training.train(TINY, sample.x_train[:100], sample.y_train[:100], TrainOptions(epochs=1, batch_size=50))
+    s = store.ModelStore(tmp_path)
+    s.save("k1", r.model, {})
+    model_path, meta_path = s.paths("k1")
+    model_path.write_bytes(model_path.read_bytes()[:1000])  # truncated
+    with pytest.raises(store.StoreError, match="checksum"):
+        s.load("k1")
+    s.save("k2", r.model, {})
+    m2, j2 = s.paths("k2")
+    meta = json.loads(j2.read_text())
+    meta.pop("sha256")
+    j2.write_text(json.dumps(meta))
+    m2.write_bytes(b"garbage")
+    with pytest.raises(store.StoreError, match="cannot be loaded"):
+        s.load("k2")
+    j2.write_text("{not json")
+    with pytest.raises(store.StoreError, match="unreadable"):
+        s.load("k2")
+    s.discard("k2")
+    assert s.load("k2") is None
+
+
+def test_stages_come_from_one_pass_and_match_keras(sample):
+    r = training.train(TINY, sample.x_train[:100], sample.y_train[:100], TrainOptions(epochs=1, batch_size=50))
+    x = sample.x_test[:3]
+    st = activations.stages(r.model, x)
+    assert [s.name for s in st] == ["reshape", "conv1", "pool1", "flatten", "dense", "dropout", "logits", "softmax"]
+    assert st[1].shape == (3, 28, 28, 4) and st[1].params == 40
+    np.testing.assert_allclose(st[-1].array, r.model.predict(data.model_input(x), verbose=0), atol=1e-5)
+    one = activations.stages(r.model, sample.x_test[0])  # a single (28, 28) image
+    assert one[1].shape == (1, 28, 28, 4)
