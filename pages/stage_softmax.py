@@ -1,4 +1,117 @@
+"""7 · Logits and softmax: ten scores, turned into ten probabilities, and the loss training pushes down."""
+
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-st.title("stage_softmax")
-st.info("This page is being built.")
+from mnistviz import activations, figures
+from mnistviz import dense_inspect as di
+from mnistviz import models as mmodels
+from pages.shared import input_picker, model_picker, stage_header
+
+COURSE_LOGITS = "logits = tf.keras.layers.Dense(self.output_size, name='logits')(dropout)"
+COURSE_SOFTMAX = "self.probs = tf.nn.softmax(logits, name='probs')"
+
+st.title("7 · Logits and softmax")
+digit = input_picker()
+am = model_picker()
+stages = activations.stages(am.model, digit.image)
+kinds = [s.kind for s in stages]
+
+if "Softmax" not in kinds or kinds.index("Softmax") == 0 or kinds[kinds.index("Softmax") - 1] != "Dense":
+    st.info(f"The active model ({am.label}) does not end with a Dense layer of logits followed by a Softmax "
+            "layer, so this page cannot show them separately.", icon=":material/info:")
+    st.page_link("pages/draw.py", label="Draw your own digit", icon=":material/draw:")
+    st.stop()
+
+i_soft = kinds.index("Softmax")
+soft_stage, logit_stage = stages[i_soft], stages[i_soft - 1]
+z = logit_stage.array[0].astype(np.float64)
+p_model = soft_stage.array[0]
+pred = int(p_model.argmax())
+rows = {r.name: r for r in mmodels.layer_table(am.config)} if am.config else {}
+
+# --- logits ------------------------------------------------------------------------------------------
+st.markdown(
+    f"The last dense layer has one unit per digit and no activation: its 10 outputs, the **logits**, are raw "
+    f"scores, any real number, higher meaning \"more like this digit\". Input: {digit.description}."
+)
+stage_header(logit_stage, rows[logit_stage.name].keras if logit_stage.name in rows else COURSE_LOGITS)
+st.plotly_chart(di.logit_bars_figure(z, title="logits for this input", height=300), width="stretch", key="logit_bars")
+
+# --- softmax -----------------------------------------------------------------------------------------
+st.subheader("Softmax: scores → probabilities")
+stage_header(soft_stage, rows[soft_stage.name].keras if soft_stage.name in rows else COURSE_SOFTMAX)
+c1, c2 = st.columns([2, 1])
+c1.plotly_chart(figures.probability_bars(p_model, title="probabilities (the model's softmax stage)", height=300,
+                                         true_label=digit.label),
+                width="stretch", key="proba_bars")
+c2.metric("Predicted digit", str(pred), f"{float(p_model[pred]):.1%} sure", delta_color="off")
+if digit.label is not None:
+    c2.metric("True label", str(digit.label), "right" if digit.label == pred else "wrong",
+              delta_color="normal" if digit.label == pred else "inverse")
+
+t = di.softmax_terms(z)
+st.markdown(
+    "Softmax makes every score positive with the exponential, then divides by the total so the ten add up to 1:"
+)
+st.latex(r"p_k = \frac{e^{z_k}}{\sum_{j=0}^{9} e^{z_j}}")
+shift_note = f" − {t.shift:.2f}" if t.shift else ""
+if t.shift:
+    st.caption(f"These logits are large, so every one is first lowered by the largest, {t.shift:.2f}: "
+               "this cancels in the fraction and keeps e^z from overflowing.")
+st.latex(
+    rf"p_{{{pred}}} = \frac{{e^{{{z[pred]:.3f}{shift_note}}}}}{{{t.total:.4g}}} = "
+    rf"\frac{{{t.exps[pred]:.4g}}}{{{t.total:.4g}}} = {t.probs[pred]:.4f}"
+)
+table = pd.DataFrame({
+    "digit": np.arange(len(z)),
+    "logit z": z,
+    f"e^(z{shift_note})": t.exps,
+    "÷ sum = p": t.probs,
+    "model's softmax": p_model.astype(np.float64),
+})
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"logit z": st.column_config.NumberColumn(format="%.3f"),
+                            f"e^(z{shift_note})": st.column_config.NumberColumn(format="%.4g"),
+                            "÷ sum = p": st.column_config.NumberColumn(format="%.6f"),
+                            "model's softmax": st.column_config.NumberColumn(format="%.6f")})
+gap = float(np.abs(t.probs - p_model).max())
+if gap < 1e-5:
+    st.caption(f":material/check: Sum of the exponentials: {t.total:.4g}. Softmax computed here from the logits "
+               f"matches the model's softmax stage (largest difference {gap:.1e}).")
+else:
+    st.warning(f"Softmax from the logits differs from the model's softmax stage by up to {gap:.2e}.")
+
+# --- cross-entropy -----------------------------------------------------------------------------------
+st.subheader("Cross-entropy: how wrong is it?")
+if digit.label is not None:
+    true = int(digit.label)
+    st.markdown(f"The true label of this test digit is **{true}**.")
+else:
+    true = int(st.selectbox("Which digit did you mean to draw?", list(range(10)), index=pred, key="softmax_true_label",
+                            help="A drawing has no label; tell the page which digit it should be."))
+p_true = float(np.exp(di.log_softmax(z)[true]))
+loss = di.cross_entropy(z, true)
+st.markdown(
+    f"With the label as a one-hot vector (1 at digit {true}, 0 elsewhere), the course's softmax cross-entropy "
+    "keeps only the probability of the true digit. Training nudges every weight to make this number smaller."
+)
+st.latex(rf"L = -\log p_{{{true}}} = -\log({p_true:.4g}) = {loss:.4f}")
+l1, l2, l3 = st.columns(3)
+l1.metric("Loss for this input", f"{loss:.4f}")
+l2.metric("If certain and right", "0")
+l3.metric("If it guessed 1 in 10", f"{np.log(10):.4f}", help="−log(0.1): ten equal probabilities")
+
+st.download_button(f"Download the logits {logit_stage.shape} as .npy", di.npy_bytes(logit_stage.array),
+                   file_name=f"{logit_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
+                   key="dl_logits")
+st.download_button(f"Download the probabilities {soft_stage.shape} as .npy", di.npy_bytes(soft_stage.array),
+                   file_name=f"{soft_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
+                   key="dl_softmax")
+
+st.divider()
+st.markdown("That is the whole forward pass. What next?")
+n1, n2 = st.columns(2)
+n1.page_link("pages/draw.py", label="Draw a digit and follow it through", icon=":material/draw:")
+n2.page_link("pages/lab.py", label="Change the architecture and retrain", icon=":material/science:")
