@@ -1,4 +1,125 @@
+"""Stage 4 · Max pooling: every 2×2 window keeps its largest value, so each map halves; why padding uses −∞."""
+
+import io
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("stage_pool")
-st.info("This page is being built.")
+from mnistviz import activations, conv_inspect, figures, models
+from pages.shared import input_picker, model_picker, stage_header
+
+COLS = 8
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def windows_figure(fmap: np.ndarray, pooled: conv_inspect.Pooled, size: int, title: str) -> go.Figure:
+    """The map before pooling with its 2×2 windows drawn and each window's max circled."""
+    fig = figures.heatmap(fmap, title=title, height=420, hover="value %{z:.3f}")
+    h, w = fmap.shape
+    out_h, out_w = pooled.values.shape
+    for i in range(out_h + 1):  # window borders
+        fig.add_shape(type="line", x0=-0.5, x1=out_w * size - 0.5, y0=i * size - 0.5, y1=i * size - 0.5,
+                      line=dict(color="white", width=1))
+    for j in range(out_w + 1):
+        fig.add_shape(type="line", y0=-0.5, y1=out_h * size - 0.5, x0=j * size - 0.5, x1=j * size - 0.5,
+                      line=dict(color="white", width=1))
+    rr, cc = pooled.argmax[..., 0].ravel(), pooled.argmax[..., 1].ravel()
+    keep = pooled.values.ravel() > 0
+    fig.add_trace(go.Scatter(x=cc[keep], y=rr[keep], mode="markers", name="window max",
+                             marker=dict(symbol="circle-open", size=9, color="#ff6b6b", line=dict(width=2)),
+                             customdata=np.stack([rr[keep] // size, cc[keep] // size, pooled.values.ravel()[keep]], -1),
+                             hovertemplate="max of window (%{customdata[0]}, %{customdata[1]}): "
+                                           "%{customdata[2]:.3f}<extra></extra>"))
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+digit = input_picker()
+am = model_picker()
+
+st.title("4 · Max pooling: keep the strongest, halve the size")
+st.markdown(
+    "Pooling has no weights. It cuts each feature map into 2×2 windows (stride 2, so they do not overlap) "
+    "and keeps only the largest value of each. Height and width halve, the number of maps stays: the network "
+    "keeps *that* a pattern was found nearby and forgets its exact pixel, and the next layers have 4× less to compute."
+)
+
+pools = conv_inspect.pool_layers(am.model)
+if not pools:
+    st.info("The active model has no pooling layer (a fully connected network, or a CNN without pooling). "
+            "Pick a CNN with pooling as the active model to see this stage; the −∞ example below still applies.")
+else:
+    names = [p.name for p in pools]
+    name = st.segmented_control("Layer", names, default=names[0], key="pool_layer") or names[0]
+    layer = am.model.get_layer(name)
+    sd = activations.stage_dict(am.model, digit.image)
+    src = conv_inspect.input_layer_name(layer)
+    before, after = sd[src], sd[name]
+    size = int(layer.pool_size[0])
+    rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
+    stage_header(after, f"x = {rows[name].keras}(x)" if name in rows else
+                 f"x = layers.MaxPooling2D(({size}, {size}), strides={layer.strides[0]})(x)")
+    h, w, n_ch = before.shape[1:]
+    st.markdown(
+        f"`{src}` {tuple(before.shape)} → `{name}` {tuple(after.shape)}: **{h}→{after.shape[1]}** rows, "
+        f"**{w}→{after.shape[2]}** columns, still {n_ch} maps; {before.array[0].size:,} numbers become "
+        f"{after.array[0].size:,}. No parameters: 0 to learn."
+        + (" An odd size loses its last row and column (Keras' default `padding='valid'`)." if h % 2 else "")
+    )
+
+    st.subheader("One map before and after")
+    strength = after.array[0].max(axis=(0, 1))
+    ch = st.number_input(f"Channel (0-{n_ch - 1})", 0, n_ch - 1, int(strength.argmax()), key=f"pool_ch_{name}",
+                         help="Starts at the strongest map for this digit.")
+    fmap = before.array[0, ..., ch]
+    pooled = conv_inspect.max_pool(fmap, size, int(layer.strides[0]), layer.padding)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(windows_figure(fmap, pooled, size, f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
+                    width="stretch", key="pool_before")
+    fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: {after.shape[1]}×{after.shape[2]}",
+                          height=420, text=after.shape[1] <= 14, hover="max %{z:.3f}")
+    c2.plotly_chart(fig, width="stretch", key="pool_after")
+    if not np.allclose(pooled.values, after.array[0, ..., ch], atol=1e-6):
+        st.warning("The NumPy pooling here differs from Keras' output for this layer.")
+    st.caption("Circles mark where each window's maximum sits (windows that are all 0 are left unmarked). "
+               "Each cell on the right is the circled value of one window on the left.")
+
+    st.subheader("All maps before and after")
+    m1, m2 = st.columns(2)
+    grid_h = 90 + 60 * int(np.ceil(n_ch / COLS))
+    m1.plotly_chart(figures.mosaic(before.array[0], cols=COLS, title=f"{src}: {h}×{w} × {n_ch}", height=grid_h),
+                    width="stretch", key="pool_mosaic_before")
+    m2.plotly_chart(figures.mosaic(after.array[0], cols=COLS, title=f"{name}: {after.shape[1]}×{after.shape[2]} × {n_ch}",
+                                   height=grid_h), width="stretch", key="pool_mosaic_after")
+    st.caption("Same order in both grids. The pooled maps are coarser but keep every bright spot.")
+    st.download_button(f"Download {name}'s output {tuple(after.shape)} as .npy", npy_bytes(after.array),
+                       file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
+                       key="pool_download")
+
+st.subheader("Why max pooling pads with −∞")
+st.markdown(
+    "When a map does not divide into whole windows, `padding='same'` adds cells around it. For a *max*, "
+    "the right filler is −∞: it is smaller than every number, so it can never be picked and the result "
+    "contains only real values. Padding with 0 would invent a maximum of 0 wherever a window is all negative."
+)
+tiny = np.array([[-3, -1, -2], [-4, -5, -6], [-1, -2, -7]], np.float32)
+with_inf = conv_inspect.max_pool(tiny, 2, 2, "same")
+with_zero = np.array([[max(np.pad(tiny, ((0, 1), (0, 1)))[i:i + 2, j:j + 2].ravel()) for j in (0, 2)] for i in (0, 2)])
+e1, e2, e3 = st.columns(3)
+e1.markdown("**A 3×3 map** (e.g. before a ReLU)")
+e1.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in tiny), language=None)
+e2.markdown("**Padded with −∞ to 4×4 → max of each 2×2**")
+e2.code("\n".join(" ".join(f"{v:4.0f}" if np.isfinite(v) else " -∞ " for v in row) for row in with_inf.padded)
+        + "\n\n→ " + str(with_inf.values.astype(int).tolist()), language=None)
+e3.markdown("**Padded with 0 instead**")
+e3.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in np.pad(tiny, ((0, 1), (0, 1))))
+        + "\n\n→ " + str(with_zero.astype(int).tolist()) + "   (0s that are not in the map)", language=None)
+st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
+
+st.page_link("pages/stage_flatten.py", label="Next: 5 · Flatten", icon=":material/arrow_forward:")
