@@ -1,4 +1,211 @@
-import streamlit as st
+"""Draw a digit: the canvas, the preprocessing step by step, the prediction, the network's view,
+what made it decide, and how the answer moves when the drawing is nudged."""
 
-st.title("draw")
-st.info("This page is being built.")
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageOps
+from streamlit_drawable_canvas import st_canvas
+
+from mnistviz import activations, attribution, figures
+from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
+from pages.shared import model_picker
+
+CANVAS_SIDE = 280
+STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
+STAGE_PAGES = {
+    "Conv2D": ("pages/stage_conv.py", "Convolution"),
+    "MaxPooling2D": ("pages/stage_pool.py", "Max pooling"),
+}
+
+
+# --- small helpers (layout only) ---------------------------------------------------------------
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def preprocess_upload(raw: bytes) -> PreprocessResult:
+    """An uploaded file's bytes → the preprocessed digit (cached: a big photo is decoded once)."""
+    return preprocess_file(raw)
+
+
+def pixels(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
+    """An image in [0, 1] → uint8 about ``side`` wide: small ones blown up with sharp pixels, big ones shrunk."""
+    a = np.asarray(a, np.float32)
+    if a.size == 0:
+        return np.zeros((side, side), np.uint8)
+    img = Image.fromarray(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
+    if max(a.shape) >= side:
+        return np.asarray(ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS))
+    k = side // max(a.shape)
+    return np.asarray(img.resize((a.shape[1] * k, a.shape[0] * k), Image.Resampling.NEAREST))
+
+
+def read_input() -> PreprocessResult | None:
+    """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
+    source = st.radio("Input", ["Draw", "Upload a picture"], horizontal=True, key="draw_source",
+                      label_visibility="collapsed")
+    if source == "Draw":
+        width = st.slider("Stroke width", 8, 40, 20, key="stroke_width",
+                          help="MNIST strokes are about 2-3 of 28 pixels wide: 15-25 on this canvas.")
+        canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
+                           height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
+                           update_streamlit=True, return_image_data=True, key="canvas")
+        st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
+        picture = canvas.image_data
+        return None if picture is None else preprocess_image(picture, polarity="white-on-black")
+    upload = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="upload",
+                              help="Dark ink on light paper is inverted automatically.")
+    if upload is None:
+        return None
+    try:
+        return preprocess_upload(upload.getvalue())
+    except PreprocessError as exc:
+        st.error(f"That file could not be used: {exc}.")
+        return None
+
+
+def show_steps(r: PreprocessResult) -> None:
+    """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made."""
+    st.subheader("From your picture to the model's 28×28 input")
+    st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
+               "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
+               "what the network receives.")
+    h, w = r.cropped.shape
+    fh, fw = r.fitted.shape
+    steps = [
+        (r.raw, f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else "")),
+        (r.cropped, f"2 · Cropped to the ink, {w}×{h}"),
+        (r.fitted, f"3 · Scaled to fit 20×20: {fw}×{fh}"),
+        (r.image, "4 · Centred in 28×28: the model's input"),
+    ]
+    for col, (img, caption) in zip(st.columns(4), steps):
+        col.image(pixels(img), caption=caption, width=STEP_SIDE, clamp=True)
+
+
+def show_network(stages: list[activations.Stage]) -> None:
+    """Compact strips of every conv/pool stage, the dense layers and the softmax, each with its lesson."""
+    st.subheader("What the network sees")
+    st.caption("Each filter's map is scaled to its own strongest value: bright = that filter responds strongly there.")
+    maps = [s for s in stages if s.kind in STAGE_PAGES]
+    for start in range(0, len(maps), 4):
+        row = maps[start:start + 4]
+        for col, s in zip(st.columns(4), row):
+            _, h, w, c = s.shape
+            col.plotly_chart(figures.mosaic(s.array[0], title=f"{s.name}: {c} maps of {h}×{w}", height=230),
+                             width="stretch", key=f"net_{s.name}")
+            page, label = STAGE_PAGES[s.kind]
+            col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
+    dense = [s for s in stages if s.kind == "Dense" and s.name != "logits"]
+    flat = next((s for s in stages if s.kind == "Flatten"), None)
+    cols = st.columns([2, 1])
+    with cols[0]:
+        for s in dense:
+            v = s.array[0]
+            side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
+            grid = np.full(side * side * 4, np.nan, np.float32)
+            grid[:len(v)] = v
+            st.plotly_chart(figures.mosaic(grid.reshape(side, side * 4, 1), upscale=3, height=170,
+                                           title=f"{s.name}: {len(v):,} units, {int((v > 0).sum()):,} active"),
+                            width="stretch", key=f"net_{s.name}")
+        link = st.columns(2)
+        if flat is not None:
+            link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
+                              icon=":material/arrow_forward:")
+        link[1].page_link("pages/stage_dense.py", label="Dense layers, step by step", icon=":material/arrow_forward:")
+    with cols[1]:
+        st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
+        st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step", icon=":material/arrow_forward:")
+        st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
+
+
+@st.fragment
+def explain(model, image: np.ndarray, proba: np.ndarray) -> None:
+    """Occlusion or gradient map for the predicted digit and one the person picks (reruns on its own)."""
+    st.subheader("What made it decide")
+    pred = int(proba.argmax())
+    runner_up = int(np.argsort(proba)[-2])
+    c1, c2 = st.columns(2)
+    method = c1.radio("Method", ["Cover a patch", "Gradient"], horizontal=True, key="explain_method",
+                      help="Cover a patch: hide a 6×6 square everywhere and see how much the probability drops. "
+                           "Gradient: how much a tiny change of each pixel would move the probability.")
+    other = c2.selectbox("Compare with digit", list(range(10)), index=runner_up, key="explain_digit")
+    left, right = st.columns(2)
+    if method == "Cover a patch":
+        occ = attribution.occlusion(model, image)
+        for i, (col, d) in enumerate(((left, pred), (right, other))):
+            col.plotly_chart(figures.heatmap(occ.for_digit(d), diverging=True, height=300,
+                                             title=f"Drop of p({d}) when a patch covers each pixel",
+                                             hover="drop %{z:.3f}"),
+                             width="stretch", key=f"occlusion_{i}")
+        st.caption("Red: covering this part lowers the probability of that digit (the model relies on it). "
+                   "Blue: covering it raises the probability (this ink argues against that digit).")
+    else:
+        for i, (col, d) in enumerate(((left, pred), (right, other))):
+            col.plotly_chart(figures.heatmap(attribution.saliency(model, image, d), height=300,
+                                             title=f"Sensitivity of p({d}) to each pixel", hover="%{z:.2f}"),
+                             width="stretch", key=f"gradient_{i}")
+        st.caption("Bright pixels: a small change there would move the probability most.")
+
+
+def _reset_nudge() -> None:
+    for k, v in {"nudge_angle": 0, "nudge_dx": 0, "nudge_dy": 0, "nudge_thick": 0}.items():
+        st.session_state[k] = v
+
+
+@st.fragment
+def nudge(model, image: np.ndarray) -> None:
+    """Rotate, shift, thicken: the probabilities follow each slider (reruns on its own)."""
+    st.subheader("Nudge it")
+    st.caption("Turn, move or thicken your digit and watch where the model's confidence breaks.")
+    controls, picture, bars = st.columns([1.2, 0.8, 1.6])
+    with controls:
+        angle = st.slider("Rotate (degrees)", -60, 60, 0, 5, key="nudge_angle")
+        dx = st.slider("Shift right (pixels)", -8, 8, 0, key="nudge_dx")
+        dy = st.slider("Shift down (pixels)", -8, 8, 0, key="nudge_dy")
+        thick = st.slider("Thicker (+) or thinner (−)", -2, 3, 0, key="nudge_thick")
+        st.button("Reset", on_click=_reset_nudge, key="nudge_reset")
+    moved = attribution.nudge(image, angle=angle, dx=dx, dy=dy, thicken=thick)
+    p = activations.probabilities(model, moved)[0]
+    digit = int(p.argmax())
+    picture.image(pixels(moved), caption="Nudged input (28×28)", width=STEP_SIDE, clamp=True)
+    picture.metric("Nudged prediction", str(digit), f"{p[digit]:.0%} sure", delta_color="off")
+    bars.plotly_chart(figures.probability_bars(p, height=260), width="stretch", key="nudge_bars")
+
+
+@st.fragment
+def live(model) -> None:
+    """The canvas and everything that depends on it: a stroke reruns only this."""
+    left, right = st.columns([1, 1.15], gap="large")
+    with left:
+        result = read_input()
+    if result is None or result.blank:
+        right.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
+                   "every preprocessing step and the network's view appear here after each stroke.",
+                   icon=":material/draw:")
+        return
+    stages = activations.stages(model, result.image)  # ONE forward pass for everything below
+    proba = stages[-1].array.reshape(-1)
+    digit = int(proba.argmax())
+    st.session_state["drawing"] = result.image
+    st.session_state["input_kind"] = "drawing"
+    with right:
+        st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off")
+        for note in result.warnings:
+            st.warning(note, icon=":material/warning:")
+        st.plotly_chart(figures.probability_bars(proba, title="Probability of each digit", height=280),
+                        width="stretch", key="bars")
+    show_steps(result)
+    show_network(stages)
+    explain(model, result.image, proba)
+    nudge(model, result.image)
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+st.title("Draw a digit")
+st.markdown("Draw a digit and watch a convolutional network read it: your strokes are turned into a 28×28 "
+            "picture like the ones it learned from, passed through its layers, and turned into ten "
+            "probabilities, updated after every stroke.")
+active = model_picker()
+st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
+live(active.model)

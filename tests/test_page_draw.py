@@ -1,0 +1,102 @@
+"""AppTest of the Draw page: a blank canvas prompts, a drawing fed through the canvas' state gives a
+"Prediction" metric, the walkthrough follows the drawing, and nothing raises."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "pages/draw.py"
+SIDE = 280
+
+
+def canvas_state(picture: np.ndarray | None) -> dict:
+    """The value streamlit-drawable-canvas (0.13) keeps under its key: the Fabric.js JSON under
+    ``drawing.raw`` and the rendered canvas as a PNG data URL under ``drawing.data`` (``None`` before
+    the first stroke). This is the component's internal format: only this helper knows it."""
+    data = None
+    if picture is not None:
+        buf = io.BytesIO()
+        Image.fromarray(picture, mode="RGBA").save(buf, format="PNG")
+        data = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return {"drawing": {"raw": {"version": "5.3.0", "objects": [], "background": "#000000"}, "data": data},
+            "backgroundFit": None}
+
+
+def drawn(shape: str) -> np.ndarray:
+    """A black 280×280 RGBA canvas with white strokes, as the canvas sends it."""
+    img = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    if shape == "one":
+        pen.line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=20)
+    elif shape == "zero":
+        pen.ellipse([80, 40, 200, 240], outline=(255, 255, 255, 255), width=20)
+    elif shape == "dot":
+        pen.ellipse([135, 135, 147, 147], fill=(255, 255, 255, 255))
+    elif shape != "blank":
+        raise ValueError(shape)
+    return np.asarray(img)
+
+
+@pytest.fixture()
+def page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def metric(at, label: str):
+    found = [m for m in at.metric if m.label == label]
+    return found[0] if found else None
+
+
+def test_blank_canvas_prompts_to_draw(page):
+    assert metric(page, "Prediction") is None
+    assert any("Draw a digit" in i.value for i in page.info)
+    page.session_state["canvas"] = canvas_state(drawn("blank"))  # cleared after drawing: all black
+    page.run()
+    assert not page.exception and metric(page, "Prediction") is None
+    assert any("Draw a digit" in i.value for i in page.info)
+
+
+def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
+    page.session_state["canvas"] = canvas_state(drawn("one"))
+    page.run()
+    assert not page.exception
+    m = metric(page, "Prediction")
+    assert m is not None and m.value in {str(d) for d in range(10)}
+    assert "sure" in m.delta
+    assert metric(page, "Nudged prediction") is not None
+    image = page.session_state["drawing"]
+    assert image.shape == (28, 28) and image.dtype == np.float32 and image.max() > 0.5
+    assert page.session_state["input_kind"] == "drawing"
+    assert not page.warning  # a clean stroke needs no warning
+    # the nudge sliders and the explanation controls rerun without trouble
+    page.slider(key="nudge_angle").set_value(30).run()
+    page.radio(key="explain_method").set_value("Gradient").run()
+    assert not page.exception
+    assert metric(page, "Prediction").value == m.value
+    page.switch_page("pages/stage_conv.py").run()
+    assert not page.exception
+
+
+def test_single_dot_warns(page):
+    page.session_state["canvas"] = canvas_state(drawn("dot"))
+    page.run()
+    assert not page.exception
+    assert metric(page, "Prediction") is not None
+    assert any("little ink" in w.value for w in page.warning)
+
+
+def test_upload_mode_prompts(page):
+    page.radio(key="draw_source").set_value("Upload a picture").run()
+    assert not page.exception and metric(page, "Prediction") is None
+    assert any("Draw a digit" in i.value for i in page.info)
