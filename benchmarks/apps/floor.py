@@ -1,0 +1,12 @@
+"""Benchmark page (a), the floor: only the canvas and a constant metric, no model."""
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+res = st_canvas(background_color="#000000", stroke_color="#FFFFFF", stroke_width=18, height=280, width=280,
+                return_image_data=True, key="canvas")
+if res.image_data is not None and np.asarray(res.image_data)[..., :3].max() > 0:
+    st.metric("Prediction", "7")
+else:
+    st.write("Draw a digit")

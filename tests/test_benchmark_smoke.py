@@ -1,0 +1,16 @@
+"""The benchmark still runs (tiny sizes, no timing assertions: figures belong in BENCHMARKS.md)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_stages_writes_a_report(tmp_path):
+    out = tmp_path / "BENCH.md"
+    p = subprocess.run([sys.executable, "-m", "mnistviz", "bench", "--quick", "--only", "stages", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    text = out.read_text()
+    assert "Stroke → all stages" in text and "Ratio (plain / ours, p50)" in text
