@@ -168,8 +168,7 @@ problem = ex.check(settings)
 # --- 1. the architecture, live -----------------------------------------------------------------
 st.header("1 · The architecture, as Keras will build it")
 if problem:
-    st.error(f"This combination cannot be built. {problem[0].upper()}{problem[1:]}.".replace("..", "."),
-             icon=":material/block:")
+    st.error(f"**This network cannot be built.** {problem.rstrip('.')}.", icon=":material/block:")
 else:
     rows = models.layer_table(config)
     m1, m2, m3 = st.columns(3)
@@ -232,7 +231,8 @@ if TRAINING and not problem:
     last_bar = [0.0]
 
     def on_progress(p) -> bool:
-        snap.update(epoch=p.epoch, epochs=p.epochs, batch=p.batch, steps=p.steps)
+        if p.kind == "batch":  # (the epoch-end report after a cancel says "last batch": not where it stopped)
+            snap.update(epoch=p.epoch, epochs=p.epochs, batch=p.batch, steps=p.steps)
         if st.session_state.get("lab_cancel"):
             return False
         if p.kind == "epoch":

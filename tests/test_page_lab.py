@@ -1,0 +1,200 @@
+"""AppTest of the lab: the live table equals Keras, impossible settings are explained, a short real run
+completes with accuracy and a confusion matrix, cancel keeps nothing, the URL reproduces the settings."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnistviz import experiments as ex
+from mnistviz import models
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/lab.py"
+QUICK = {"blocks": 1, "filters1": 4, "kernel1": 3, "units": 16, "dropout": 0.0, "epochs": 1, "batch_size": 64,
+         "n_train": 500}
+
+
+@pytest.fixture(autouse=True)
+def private_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNISTVIZ_CACHE", str(tmp_path / "store"))
+    return tmp_path / "store"
+
+
+def _open(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    if query:
+        at.query_params.update(query)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _set(at: AppTest, **values) -> AppTest:
+    """Set lab widgets by setting name (widget key ``lab_w_<name>``), one run per change, as a person would."""
+    for name, value in values.items():
+        key = f"lab_w_{name}"
+        widget = next(w for kind in ("slider", "select_slider", "radio", "selectbox", "number_input", "toggle",
+                                     "checkbox") for w in at.get(kind) if getattr(w, "key", None) == key)
+        widget.set_value(value).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def _table(at: AppTest):
+    return next(df.value for df in at.dataframe if "how the count is made" in df.value.columns)
+
+
+def _chart(at: AppTest, key_suffix: str) -> dict | None:
+    for el in at.get("plotly_chart"):
+        if el.proto.id.endswith(key_suffix):
+            return json.loads(el.proto.spec)
+    return None
+
+
+def _z(spec: dict) -> np.ndarray:
+    """A heatmap's values from Plotly's JSON (plain lists, or the typed-array form ``{dtype, bdata, shape}``)."""
+    z = spec["data"][0]["z"]
+    if isinstance(z, dict):
+        shape = tuple(int(n) for n in str(z["shape"]).split(","))
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    return np.asarray(z)
+
+
+def _assert_table_is_keras(at: AppTest) -> None:
+    table = _table(at)
+    config = ex.LabSettings(**at.session_state["lab_settings"]).to_config()
+    model = models.build_model(config)
+    keras_layers = [layer for layer in model.layers if layer.name != "pixels"]
+    assert list(table["layer"])[1:] == [layer.name for layer in keras_layers]
+    for (_, row), layer in zip(table.iloc[1:].iterrows(), keras_layers):
+        assert row["output shape"].replace("None (batch)", "None") == str(tuple(layer.output.shape)), row["layer"]
+        assert int(row["parameters"]) == layer.count_params(), row["layer"]
+    assert int(table["parameters"].sum()) == model.count_params()
+    metric = next(m for m in at.metric if m.label == "Parameters")
+    assert metric.value == f"{model.count_params():,}"
+
+
+def test_sliders_change_the_table_and_it_always_equals_keras():
+    at = _open()
+    assert not at.error
+    _assert_table_is_keras(at)
+    assert "(5·5·1 + 1)·32 = 832" in list(_table(at)["how the count is made"])
+    before = _table(at)
+    _set(at, filters1=8)
+    after = _table(at)
+    assert after.loc[after.layer == "conv1", "output shape"].item() == "(None (batch), 28, 28, 8)"
+    assert after.loc[after.layer == "conv1", "parameters"].item() == (5 * 5 * 1 + 1) * 8
+    assert not before.equals(after)
+    _assert_table_is_keras(at)
+    _set(at, kernel2=3, padding="valid")
+    _assert_table_is_keras(at)
+    _set(at, blocks=3, kernel3=3, pool3=False, convs3=2, batch_norm=True, dense_layers=2, units=40)
+    _assert_table_is_keras(at)
+    _set(at, blocks=0)  # an MLP: no reshape, no feature maps
+    _assert_table_is_keras(at)
+    assert "reshape" not in list(_table(at)["layer"])
+    assert any("no feature maps" in i.value for i in at.info)
+
+
+def test_untrained_feature_maps_one_mosaic_per_conv_layer():
+    at = _open()
+    _set(at, blocks=2, convs2=2, kernel2=3)
+    assert _chart(at, "lab_fresh_conv1") and _chart(at, "lab_fresh_conv2") and _chart(at, "lab_fresh_conv3")
+    assert _chart(at, "lab_fresh_conv4") is None
+
+
+def test_an_impossible_combination_is_explained_and_cannot_be_trained():
+    at = _open()
+    _set(at, blocks=3, padding="valid", kernel1=7, kernel2=7, kernel3=7)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "conv3" in at.error[0].value and "7×7" in at.error[0].value
+    assert at.button(key="lab_train").disabled
+    assert not any("how the count is made" in df.value.columns for df in at.dataframe)
+    _set(at, padding="same")  # fixed: the message goes, the button comes back
+    assert not at.error and not at.button(key="lab_train").disabled
+
+
+def test_preset_picker_loads_the_course_model():
+    at = _open()
+    at.selectbox(key="lab_preset").set_value("tf_tutorial").run()
+    assert not at.exception
+    s = ex.LabSettings(**at.session_state["lab_settings"])
+    assert s.to_config() == models.PRESETS["tf_tutorial"].config
+    assert at.select_slider(key="lab_w_batch_size").value == 1000
+    assert at.slider(key="lab_w_blocks").value == 3
+    assert next(m for m in at.metric if m.label == "Parameters").value == "93,322"
+
+
+def test_short_real_training_run_shows_accuracy_confusion_and_is_reused(private_store):
+    at = _open()
+    _set(at, **QUICK)
+    at.button(key="lab_train").click().run()
+    assert not at.exception, at.exception
+    acc = next(m for m in at.metric if m.label == "Test accuracy")
+    assert acc.value.endswith("%") and 0.0 < float(acc.value.rstrip("%")) <= 100.0
+    assert any("held-out part of the bundled sample" in c.value or "test split" in c.value for c in at.caption)
+    confusion = _chart(at, "lab_confusion")
+    assert confusion is not None
+    z = _z(confusion)
+    assert z.shape == (10, 10) and z.sum() == int(next(m for m in at.metric if m.label == "Misclassified")
+                                                     .value.split(" of ")[1].replace(",", ""))
+    assert _chart(at, "lab_wrong") is not None and _chart(at, "lab_per_class") is not None
+    assert _chart(at, "lab_trained_conv1") is not None
+    assert len(at.session_state["lab_runs"]) == 1
+    assert list(private_store.glob("*.keras"))  # kept in the store
+    assert not at.button(key="lab_train").disabled  # controls are back after the run
+
+    at.button(key="lab_use").click().run()  # use it everywhere, for this session only
+    assert at.session_state["active_model"] == "run 1"
+    assert "run 1" in at.session_state["lab_models"]
+
+    at.button(key="lab_train").click().run()  # identical settings: loaded, not retrained
+    assert not at.exception
+    runs = at.session_state["lab_runs"]
+    assert len(runs) == 2 and runs[1].loaded and runs[1].history == runs[0].history
+    assert any("loaded instead of retrained" in w.value for w in at.warning)
+    assert _chart(at, "lab_compare") is not None
+
+
+def test_cancel_keeps_nothing(private_store):
+    """The page's cancel path: the flag the Cancel button sets is seen by the progress callback."""
+    at = _open()
+    _set(at, **QUICK)
+    at.session_state["lab_training"] = True  # as the Train button's callback does
+    at.session_state["lab_cancel"] = True  # as the Cancel button's callback does
+    at.run()
+    assert not at.exception, at.exception
+    assert any("cancelled at epoch 1 of 1, batch 1 of 8." in w.value for w in at.warning)
+    assert at.session_state["lab_runs"] == []
+    assert not list(private_store.glob("*.keras")) and not list(private_store.glob("*.json"))
+    assert not any(m.label == "Test accuracy" for m in at.metric)
+
+
+def test_the_url_reproduces_the_settings():
+    settings = ex.LabSettings(blocks=1, filters1=12, kernel1=3, padding="valid", optimizer="sgd", batch_size=10_000,
+                              learning_rate=1e-2, n_train=1000)
+    at = _open(ex.to_query(settings))
+    assert ex.LabSettings(**at.session_state["lab_settings"]) == settings
+    assert at.slider(key="lab_w_filters1").value == 12
+    assert at.radio(key="lab_w_optimizer").value == "sgd"
+    _set(at, epochs=3)
+    assert at.query_params["ep"] == "3" and at.query_params["f1"] == "12"
+    back, skipped = ex.from_query(at.query_params)
+    assert back == ex.LabSettings(**{**settings.to_dict(), "epochs": 3}) and skipped == []
+
+
+def test_keras_code_is_shown_and_builds_the_same_model():
+    at = _open()
+    _set(at, blocks=1, filters1=6, kernel1=3, units=20)
+    code = next(c.value for c in at.code if "keras.Model(inputs, outputs)" in c.value)
+    scope: dict = {}
+    exec(code.replace("model.summary()", ""), scope)
+    config = ex.LabSettings(**at.session_state["lab_settings"]).to_config()
+    assert scope["model"].count_params() == models.count_params(config)
