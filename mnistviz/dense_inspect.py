@@ -236,8 +236,8 @@ def flatten_strip_figure(flat: np.ndarray, hwc: tuple[int, int, int], k: int | N
         z=z, customdata=custom, colorscale="Viridis", colorbar=dict(title="value"),
         hovertemplate="element k = %{customdata[0]}<br>from (row %{customdata[1]}, col %{customdata[2]}, "
                       "channel %{customdata[3]})<br>value %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title=f"position row·{w} + col (0 … {h * w - 1})")
-    fig.update_xaxes(title=f"channel (0 … {c - 1})", side="top")
+    fig.update_yaxes(autorange="reversed", title=f"pixel position row·{w} + col", zeroline=False)
+    fig.update_xaxes(title=f"channel (0 … {c - 1})", zeroline=False)
     if k is not None:
         r, q = divmod(int(k), c)
         fig.add_shape(type="rect", x0=q - 0.5, x1=q + 0.5, y0=r - 0.5, y1=r + 0.5,
@@ -287,8 +287,9 @@ def block_mosaic_figure(block: np.ndarray, highlight: tuple[int, int, int] | Non
         z=z, customdata=custom, colorbar=dict(title=value_name), hoverongaps=False, **scale,
         hovertemplate="channel %{customdata[0]}, row %{customdata[1]}, col %{customdata[2]}"
                       f"<br>{value_name} %{{z:.4f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x", showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x", showgrid=False, zeroline=False,
+                     constrain="domain")
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     fig.update_layout(plot_bgcolor="#282828")
     if highlight is not None:
         r, q, ch = highlight
@@ -320,8 +321,9 @@ def unit_grid_figure(values: np.ndarray, title: str | None = None, height: int =
         z=z, customdata=idx, colorscale="Viridis", zmin=0, zmax=zmax if zmax is not None else (float(np.nanmax(z)) or 1.0),
         colorbar=dict(title=value_name), hoverongaps=False,
         hovertemplate=f"unit %{{customdata}}<br>{value_name} %{{z:.3f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title=f"unit ÷ {cols}", showgrid=False)
-    fig.update_xaxes(title=f"unit mod {cols}", showgrid=False)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", title=f"unit ÷ {cols}", showgrid=False, zeroline=False,
+                     constrain="domain")
+    fig.update_xaxes(title=f"unit mod {cols}", showgrid=False, zeroline=False, constrain="domain")
     fig.update_layout(plot_bgcolor="#c8c8c8")
     return _layout(fig, title, height)
 

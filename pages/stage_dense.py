@@ -91,10 +91,10 @@ else:
         dropped_out, keep = di.apply_dropout(act, rate, seed)
         d1, d2, d3 = st.columns(3)
         d1.metric("Units zeroed", f"{int((~keep).sum()):,} of {units:,}", f"{(~keep).mean():.1%} (rate {rate:.0%})",
-                  delta_color="off")
+                  delta_color="off", delta_arrow="off")
         d2.metric("Survivors scaled by", f"× {1 / (1 - rate):.3f}")
         d3.metric("Sum of the layer", f"{float(dropped_out.sum()):.1f}", f"{float(act.sum()):.1f} without dropout",
-                  delta_color="off")
+                  delta_color="off", delta_arrow="off")
         zmax = float(dropped_out.max()) or 1.0
         t1, t2 = st.columns(2)
         t1.plotly_chart(di.unit_grid_figure(act, title="inference: what the next layer gets", zmax=zmax, height=400),
@@ -152,7 +152,8 @@ else:
 u1.plotly_chart(fig, width="stretch", key="dense_unit_weights")
 with u2:
     rank = int((act > act[unit]).sum()) + 1
-    st.metric("Fires for this input", f"{float(act[unit]):.3f}", f"rank {rank} of {units:,}", delta_color="off")
+    st.metric("Fires for this input", f"{float(act[unit]):.3f}", f"rank {rank} of {units:,}",
+              delta_color="off", delta_arrow="off")
     st.metric("Bias", f"{float(bias[unit]):.3f}")
     if z is not None:
         st.markdown(f"Σ weight·input + bias = **{z:.3f}**  \nReLU({z:.3f}) = **{max(z, 0.0):.3f}**")

@@ -106,7 +106,7 @@ f1.plotly_chart(
     width="stretch", key="flatten_block")
 f2.plotly_chart(
     di.flatten_strip_figure(flat, hwc, k=k, height=470,
-                            title=f"the same {n:,} values as a vector, {c} per row (element {k} in red)"),
+                            title=f"the vector, {c} values per row (k = {k} in red)"),
     width="stretch", key="flatten_strip")
 st.caption(
     f"Right: the flattened vector cut into {h * w} rows of {c} so it fits on screen; read it like a book, "

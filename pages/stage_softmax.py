@@ -46,10 +46,10 @@ c1, c2 = st.columns([2, 1])
 c1.plotly_chart(figures.probability_bars(p_model, title="probabilities (the model's softmax stage)", height=300,
                                          true_label=digit.label),
                 width="stretch", key="proba_bars")
-c2.metric("Predicted digit", str(pred), f"{float(p_model[pred]):.1%} sure", delta_color="off")
+c2.metric("Predicted digit", str(pred), f"{float(p_model[pred]):.1%} sure", delta_color="off", delta_arrow="off")
 if digit.label is not None:
     c2.metric("True label", str(digit.label), "right" if digit.label == pred else "wrong",
-              delta_color="normal" if digit.label == pred else "inverse")
+              delta_color="normal" if digit.label == pred else "inverse", delta_arrow="off")
 
 t = di.softmax_terms(z)
 st.markdown(
