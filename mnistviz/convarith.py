@@ -354,7 +354,7 @@ def conv_params(kernel_size: int, in_channels: int, filters: int) -> int:
 def params_formula(kernel_size: int, in_channels: int, filters: int) -> str:
     """``(3·3·1 + 1)·1 = 10``."""
     k = kernel_size
-    return f"({k}·{k}·{in_channels} + 1)·{filters} = {conv_params(k, in_channels, filters)}"
+    return f"({k}·{k}·{in_channels} + 1)·{filters} = {conv_params(k, in_channels, filters):,}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from mnistviz import figures
 from pages.shared import dataset
 
 HIGHLIGHT = "#f08c00"  # the current window, on the input and on the output
+BIG = 9  # grids wider than this get a row of their own
 POOL_COLOURS = ["#e03131", "#1971c2", "#2f9e44", "#f08c00", "#9c36b5", "#0c8599", "#e8590c", "#5c940d"]
 
 INPUTS = {
@@ -51,7 +52,7 @@ def grid_figure(z: np.ndarray, title: str, scale: str = "diverging", frame: tupl
         lo = float(np.nanmin(finite)) if np.isfinite(finite).any() else 0.0
         hi = float(np.nanmax(finite)) if np.isfinite(finite).any() else 1.0
         kw = dict(colorscale="gray", zmin=lo, zmax=hi if hi > lo else lo + 1)
-    size = 15 if max(h, w) <= 8 else 11 if max(h, w) <= 12 else 9
+    size = 15 if max(h, w) <= 8 else 12 if max(h, w) <= 12 else 10
     fig = go.Figure(go.Heatmap(z=finite, text=text, texttemplate="%{text}", textfont=dict(size=size),
                                showscale=False, xgap=1, ygap=1,
                                hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>", **kw))
@@ -68,7 +69,7 @@ def grid_figure(z: np.ndarray, title: str, scale: str = "diverging", frame: tupl
     fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(h)), showgrid=False, zeroline=False,
                      scaleanchor="x", constrain="domain")
     fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"), margin=dict(l=10, r=10, t=60, b=10),
-                      height=int(min(120 + 42 * h, 640)), plot_bgcolor="#f1f3f5")
+                      height=int(min(120 + 42 * h, 820)), plot_bgcolor="#f1f3f5")
     return fig
 
 
@@ -137,7 +138,7 @@ def convolution_section() -> ca.ConvResult | None:
                 "each other, add the products: that is one output number. Move the kernel by the **stride** and "
                 "repeat. **Padding** adds zeros around the input first. (Keras, like most libraries, does not flip "
                 "the kernel: strictly this is a cross-correlation.)")
-    c_in, c_ker, c_str, c_pad = st.columns([3, 3, 1.2, 1.6])
+    c_in, c_ker, c_str, c_pad = st.columns([2.6, 2.6, 1.5, 2.2])
     with c_in:
         input_choice = st.selectbox("Input", list(INPUTS), format_func=INPUTS.get, key="pg_input")
     with c_ker:
@@ -169,10 +170,13 @@ def convolution_section() -> ca.ConvResult | None:
 
     cells = [(i, j) for i in range(oh) for j in range(ow)]
     labels = [f"row {i}, col {j}" for i, j in cells]  # select_slider would read a tuple value as a range
-    default = "row 1, col 0" if "row 1, col 0" in labels else labels[0]  # on the worked example: the first 6000
+    strongest = np.unravel_index(int(np.argmax(np.abs(res.output))), res.output.shape)
+    default = labels[cells.index((int(strongest[0]), int(strongest[1])))]  # worked example: the first 6000
     st.subheader("Follow one window")
     c1, c2 = st.columns([4, 1])
-    if st.session_state.get("pg_cell_slider") not in labels:  # a smaller grid: start again
+    signature = (res.image.tobytes(), res.kernel.tobytes(), stride, padding)
+    if st.session_state.get("pg_cell_for") != signature or st.session_state.get("pg_cell_slider") not in labels:
+        st.session_state["pg_cell_for"] = signature  # a new convolution: start on its strongest answer
         st.session_state["pg_cell_slider"] = default
     label = c1.select_slider("Output cell", labels, key="pg_cell_slider",
                              help="Which output number to explain; the window moves with it.")
@@ -213,17 +217,22 @@ def show_window(res: ca.ConvResult, cell: tuple[int, int], tag: str) -> None:
     top, _, left, _ = res.pads
     h, w = res.image.shape
     padded_title = "Input" if res.padding == "valid" else f"Padded input ({res.padding}; dashed = the image)"
-    c1, c2, c3 = st.columns([res.padded.shape[1] + 1, kw + 2, res.output.shape[1] + 1])
+    if max(res.padded.shape[1], res.output.shape[1]) > BIG:  # too many numbers side by side: one grid per row
+        c2, c_text = st.columns([1, 3])
+        c1 = c3 = st.container()
+    else:
+        c1, c2, c3 = st.columns([res.padded.shape[1] + 1, max(kw + 2, 4), res.output.shape[1] + 1])
+        c_text = st.container()
+    c2.plotly_chart(grid_figure(res.kernel, "Kernel"), width="stretch", key=f"pg_k_{tag}")
     c1.plotly_chart(grid_figure(res.padded, padded_title, "gray",
                                 frame=None if res.padding == "valid" else (top, left, h, w),
                                 boxes=[(win.top, win.left, kh, kw, HIGHLIGHT, 0.0)]),
                     width="stretch", key=f"pg_in_{tag}")
-    c2.plotly_chart(grid_figure(res.kernel, "Kernel"), width="stretch", key=f"pg_k_{tag}")
     c3.plotly_chart(grid_figure(res.output, "Output", boxes=[(cell[0], cell[1], 1, 1, HIGHLIGHT, 0.0)]),
                     width="stretch", key=f"pg_out_{tag}")
-    st.markdown(f"**Output row {cell[0]}, col {cell[1]}** (window rows {win.top}–{win.top + kh - 1}, "
+    c_text.markdown(f"**Output row {cell[0]}, col {cell[1]}** (window rows {win.top}–{win.top + kh - 1}, "
                 f"cols {win.left}–{win.left + kw - 1} of the {'padded ' if res.padding != 'valid' else ''}input):")
-    st.code(ca.products_text(win), language=None, wrap_lines=True)
+    c_text.code(ca.products_text(win), language=None, wrap_lines=True)
 
 
 # --- 2. pooling ----------------------------------------------------------------------------------------
@@ -237,7 +246,7 @@ def pooling_section(conv: ca.ConvResult | None) -> None:
     st.markdown("Pooling has no weights: each window is just reduced to one number, its **largest** value "
                 "(max pooling) or its **mean** (average pooling). Keras moves the window by the pool size "
                 "unless told otherwise.")
-    c1, c2, c3, c4, c5 = st.columns([3, 1.6, 1.2, 1.2, 1.6])
+    c1, c2, c3, c4, c5 = st.columns([2.6, 1.9, 1.3, 1.5, 1.7])
     source = c1.selectbox("Input", list(POOL_INPUTS), format_func=POOL_INPUTS.get, key="pg_pool_input")
     mode = c2.radio("Pooling", list(ca.POOL_MODES), horizontal=True, key="pg_pool_mode")
     pool = c3.radio("Pool size", [2, 3], horizontal=True, key="pg_pool_size")
@@ -269,7 +278,10 @@ def pooling_section(conv: ca.ConvResult | None) -> None:
     fh, fw = res.formulas()
     st.markdown(f"**Output size** · rows: {fh} · columns: {fw}.")
     pad_word = "−∞" if mode == "max" else "left out (·)"
-    a, b = st.columns([res.padded.shape[1] + 1, res.output.shape[1] + 2])
+    if max(res.padded.shape[1], res.output.shape[1]) > BIG:
+        a = b = st.container()
+    else:
+        a, b = st.columns([res.padded.shape[1] + 1, res.output.shape[1] + 2])
     a.plotly_chart(grid_figure(res.padded, f"Input, padding {pad_word}, each window its own colour", "gray",
                                frame=None if padding == "valid" else (top, left, h, w), boxes=boxes_in),
                    width="stretch", key="pg_pool_in")
