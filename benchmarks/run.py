@@ -149,7 +149,6 @@ class Server:
 WATCH_JS = """
 () => {
   window.__t = {up: null, shown: null};
-  const canvas = document.querySelector('canvas.dc-canvas') || document.querySelector('canvas');
   document.addEventListener('mouseup', () => { window.__t.up = performance.now(); window.__t.shown = null; }, true);
   const seen = () => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
       .some(e => e.textContent.includes('Prediction'));
@@ -161,8 +160,10 @@ WATCH_JS = """
 
 
 def _canvas_box(page):
-    page.wait_for_selector("canvas.dc-canvas", timeout=90000)
-    return page.locator("canvas.dc-canvas").first.bounding_box()
+    canvas = page.locator("canvas.upper-canvas").first  # Fabric.js' top canvas takes the mouse
+    canvas.wait_for(state="visible", timeout=90000)
+    canvas.scroll_into_view_if_needed()
+    return canvas.bounding_box()
 
 
 def _stroke(page, box, k: int):

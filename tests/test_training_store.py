@@ -101,3 +101,36 @@ def test_stages_come_from_one_pass_and_match_keras(sample):
     np.testing.assert_allclose(st[-1].array, r.model.predict(data.model_input(x), verbose=0), atol=1e-5)
     one = activations.stages(r.model, sample.x_test[0])  # a single (28, 28) image
     assert one[1].shape == (1, 28, 28, 4)
+
+
+def test_streamlit_style_clear_session_in_another_thread_does_not_disturb_training(sample):
+    """Streamlit calls keras.backend.clear_session() (+ gc) after every rerun of any session; a run in
+    progress in another session must give bit-identical weights anyway."""
+    import gc
+    import threading
+    import time
+
+    import keras
+
+    opts = TrainOptions(epochs=1, batch_size=25, seed=5, augment=True, validation_fraction=0.0)
+    x, y = sample.x_train[:400], sample.y_train[:400]
+    reference = training.train(TINY, x, y, opts).model.get_weights()
+    stop = threading.Event()
+    calls = []
+
+    def other_sessions_rerunning():
+        while not stop.is_set():
+            keras.backend.clear_session()
+            gc.collect()
+            calls.append(1)
+            time.sleep(0.005)
+
+    t = threading.Thread(target=other_sessions_rerunning)
+    t.start()
+    try:
+        disturbed = training.train(TINY, x, y, opts)
+    finally:
+        stop.set()
+        t.join()
+    assert len(calls) > 3
+    assert all(np.array_equal(a, b) for a, b in zip(reference, disturbed.model.get_weights()))
