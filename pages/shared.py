@@ -140,6 +140,20 @@ def current_input() -> InputDigit:
     return InputDigit(mdata.scale(ds.x_test[i]), int(ds.y_test[i]), f"test digit #{i} (true label {int(ds.y_test[i])})")
 
 
+def _synced(canonical: str, widget: str, default):
+    """Copy the person's choice into a widget's state before it is drawn (widget state is dropped on
+    pages that do not draw it, and code such as the Draw page may have changed the choice)."""
+    value = st.session_state.get(canonical, default)
+    if st.session_state.get(widget) != value:
+        st.session_state[widget] = value
+    return value
+
+
+def _adopt(widget: str, canonical: str) -> None:
+    """on_change: the person moved the widget, so its value becomes the choice."""
+    st.session_state[canonical] = st.session_state[widget]
+
+
 def input_picker() -> InputDigit:
     """Sidebar controls that choose the input digit; the choice follows the person from page to page."""
     ds = dataset()
@@ -147,20 +161,22 @@ def input_picker() -> InputDigit:
     sb.subheader("Input digit")
     has_drawing = st.session_state.get("drawing") is not None
     kinds = ["test", "drawing"] if has_drawing else ["test"]
-    kind = st.session_state.get("input_kind", "test")
-    if kind not in kinds:
-        kind = "test"
-    kind = sb.radio("Source", kinds, index=kinds.index(kind), horizontal=True,
-                    format_func={"test": "Test digit", "drawing": "My drawing"}.get, key="_input_kind_widget",
+    if st.session_state.get("input_kind", "test") not in kinds:
+        st.session_state["input_kind"] = "test"
+    _synced("input_kind", "_input_kind_widget", "test")
+    kind = sb.radio("Source", kinds, horizontal=True, key="_input_kind_widget",
+                    on_change=_adopt, args=("_input_kind_widget", "input_kind"),
+                    format_func={"test": "Test digit", "drawing": "My drawing"}.get,
                     help=None if has_drawing else "Draw a digit on the Draw page to follow it here.")
     st.session_state["input_kind"] = kind
     if kind == "test":
-        classes = ["any", *range(10)]
-        cls = sb.selectbox("True digit", classes, index=classes.index(st.session_state.get("input_class", "any")),
-                           key="_input_class_widget")
+        _synced("input_class", "_input_class_widget", "any")
+        cls = sb.selectbox("True digit", ["any", *range(10)], key="_input_class_widget",
+                           on_change=_adopt, args=("_input_class_widget", "input_class"))
         st.session_state["input_class"] = cls
-        wrong_only = sb.checkbox("Only digits the model gets wrong", value=st.session_state.get("input_wrong_only", False),
-                                 key="_input_wrong_widget")
+        _synced("input_wrong_only", "_input_wrong_widget", False)
+        wrong_only = sb.checkbox("Only digits the model gets wrong", key="_input_wrong_widget",
+                                 on_change=_adopt, args=("_input_wrong_widget", "input_wrong_only"))
         st.session_state["input_wrong_only"] = wrong_only
         candidates = np.arange(len(ds.x_test))
         if cls != "any":
@@ -173,12 +189,15 @@ def input_picker() -> InputDigit:
             sb.info("No test digit matches this filter; showing all.")
             candidates = np.arange(len(ds.x_test))
         idx = int(st.session_state.get("input_index", int(candidates[0])))
-        if idx not in set(candidates.tolist()):
+        if not np.isin(idx, candidates):
             idx = int(candidates[0])
-        c1, c2 = sb.columns([2, 1])
-        idx = c1.number_input("Index in the test split", 0, len(ds.x_test) - 1, idx, key="_input_index_widget")
-        if c2.button("Random", key="_input_random", help="Pick a random digit matching the filter"):
-            idx = int(np.random.default_rng().choice(candidates))
+        st.session_state["input_index"] = idx
+        if sb.button("Random digit", key="_input_random", icon=":material/casino:",
+                     help="Pick a random test digit matching the filter"):
+            st.session_state["input_index"] = int(np.random.default_rng().choice(candidates))
+        _synced("input_index", "_input_index_widget", idx)
+        idx = sb.number_input("Index in the test split", 0, len(ds.x_test) - 1, key="_input_index_widget",
+                              on_change=_adopt, args=("_input_index_widget", "input_index"))
         st.session_state["input_index"] = int(idx)
     digit = current_input()
     sb.image(np.kron(digit.image, np.ones((3, 3))), caption=digit.description, clamp=True, width=84)
