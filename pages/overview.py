@@ -47,6 +47,13 @@ def shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def short_count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n:,}"
+
+
+SHORT_KIND = {"MaxPooling2D": "MaxPool2D", "BatchNormalization": "BatchNorm", "InputLayer": "Input"}
+
+
 def architecture_figure(rows: list[dict]) -> go.Figure:
     """Stages left to right, one box each with its name, output shape and parameter count."""
     fig = go.Figure()
@@ -55,9 +62,10 @@ def architecture_figure(rows: list[dict]) -> go.Figure:
         x0 = i * (w + gap)
         fig.add_shape(type="rect", x0=x0, x1=x0 + w, y0=0, y1=1, line=dict(color="#495057", width=1),
                       fillcolor=KIND_COLOURS.get(r["Type"], "#e9ecef"), layer="below")
-        fig.add_annotation(x=x0 + w / 2, y=0.5, showarrow=False, font=dict(size=11, color="#212529"),
-                           text=f"<b>{r['Layer']}</b><br>{r['Type']}<br>{r['Output shape'].replace('(None, ', '').rstrip(')').replace(', ', '×')}"
-                                f"<br>{r['Parameters']:,} params")
+        shape = r["Output shape"].replace("(None, ", "").rstrip(")").replace(", ", "×")
+        fig.add_annotation(x=x0 + w / 2, y=0.5, showarrow=False, font=dict(size=10, color="#212529"),
+                           text=f"<b>{r['Layer']}</b><br>{SHORT_KIND.get(r['Type'], r['Type'])}<br>{shape}"
+                                f"<br>{short_count(r['Parameters'])}<br>params")
         if i:
             fig.add_annotation(x=x0, y=0.5, ax=x0 - gap, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
                                showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#868e96", text="")
@@ -70,7 +78,7 @@ def architecture_figure(rows: list[dict]) -> go.Figure:
                       "%{customdata[3]:,} parameters<extra></extra>"))
     fig.update_xaxes(visible=False, range=[-0.1, len(rows) * (w + gap) - gap + 0.1])
     fig.update_yaxes(visible=False, range=[-0.05, 1.05])
-    fig.update_layout(height=190, margin=dict(l=5, r=5, t=35, b=5), showlegend=False,
+    fig.update_layout(height=210, margin=dict(l=5, r=5, t=35, b=5), showlegend=False,
                       title="The network, left to right (shapes per image; hover for details)", plot_bgcolor="white")
     return fig
 

@@ -23,7 +23,7 @@ stage_header(activations.Stage("pixels", "InputLayer", x.shape, x, 0),
              "inputs = keras.Input(shape=(784,))  # one flat row of 784 pixels per image")
 
 pixels = np.rint(np.asarray(digit.image) * 255).astype(np.uint8)  # (28, 28) 0-255
-c1, c2 = st.columns([1, 1.25])
+c1, c2 = st.columns([1, 1.8])
 with c1:
     st.plotly_chart(figures.digit_heatmap(pixels, title=f"The input: {digit.description}", scale_255=True, height=380),
                     width="stretch", key="data_heatmap")
@@ -31,7 +31,9 @@ with c1:
 with c2:
     st.markdown("**The same 784 numbers, printed (0-255)**")
     matrix = "\n".join(" ".join(f"{v:3d}" for v in row) for row in pixels)
-    st.code(matrix, language=None)
+    st.html(f'<pre class="pixel-matrix" style="font-family:monospace; font-size:9.5px; line-height:1.25; '
+            f'overflow-x:auto; background:#f8f9fa; color:#212529; padding:8px; border-radius:6px; margin:0">'
+            f'{matrix}</pre>')
 
 st.subheader("Scaling to [0, 1]")
 st.markdown(

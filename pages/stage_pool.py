@@ -30,7 +30,7 @@ def windows_figure(fmap: np.ndarray, pooled: conv_inspect.Pooled, size: int, tit
         fig.add_shape(type="line", y0=-0.5, y1=out_h * size - 0.5, x0=j * size - 0.5, x1=j * size - 0.5,
                       line=dict(color="white", width=1))
     rr, cc = pooled.argmax[..., 0].ravel(), pooled.argmax[..., 1].ravel()
-    keep = pooled.values.ravel() > 0
+    keep = pooled.values.ravel() > 0.05 * max(float(pooled.values.max()), 1e-12)  # skip near-empty windows
     fig.add_trace(go.Scatter(x=cc[keep], y=rr[keep], mode="markers", name="window max",
                              marker=dict(symbol="circle-open", size=9, color="#ff6b6b", line=dict(width=2)),
                              customdata=np.stack([rr[keep] // size, cc[keep] // size, pooled.values.ravel()[keep]], -1),
@@ -87,7 +87,7 @@ else:
     c2.plotly_chart(fig, width="stretch", key="pool_after")
     if not np.allclose(pooled.values, after.array[0, ..., ch], atol=1e-6):
         st.warning("The NumPy pooling here differs from Keras' output for this layer.")
-    st.caption("Circles mark where each window's maximum sits (windows that are all 0 are left unmarked). "
+    st.caption("Circles mark where each window's maximum sits (windows below 5 % of the map's peak are left unmarked). "
                "Each cell on the right is the circled value of one window on the left.")
 
     st.subheader("All maps before and after")
@@ -119,7 +119,8 @@ e2.code("\n".join(" ".join(f"{v:4.0f}" if np.isfinite(v) else " -∞ " for v in 
         + "\n\n→ " + str(with_inf.values.astype(int).tolist()), language=None)
 e3.markdown("**Padded with 0 instead**")
 e3.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in np.pad(tiny, ((0, 1), (0, 1))))
-        + "\n\n→ " + str(with_zero.astype(int).tolist()) + "   (0s that are not in the map)", language=None)
+        + "\n\n→ " + str(with_zero.astype(int).tolist()), language=None)
+e3.caption(f"{int((with_zero == 0).sum())} of the 4 maxima are 0, a value that is nowhere in the map.")
 st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
 
 st.page_link("pages/stage_flatten.py", label="Next: 5 · Flatten", icon=":material/arrow_forward:")

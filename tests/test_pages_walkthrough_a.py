@@ -51,6 +51,10 @@ def arr(value) -> np.ndarray:
     return np.array(value)
 
 
+def pixel_matrix(at: AppTest) -> str:
+    return next(h.proto.body for h in at.get("html") if "pixel-matrix" in h.proto.body)
+
+
 def pick_digit(at: AppTest, index: int) -> AppTest:
     at.sidebar.number_input(key="_input_index_widget").set_value(index).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -84,14 +88,14 @@ def test_data_page_shows_the_digit_and_changes_with_it():
     assert m["Output shape"] == "(1, 784)" and m["Parameters"] == "0"
     z0 = arr(chart(at, "data_heatmap")["data"][0]["z"])
     assert z0.shape == (28, 28) and z0.max() <= 255
-    matrix0 = at.code[1].value
-    assert len(matrix0.splitlines()) == 28
+    matrix0 = pixel_matrix(at)
+    assert matrix0.count("\n") == 27  # 28 printed rows
     assert any("to_categorical" in c.value for c in at.code)
     counts = chart(at, "data_counts")
     assert len(counts["data"]) == 2  # train and test bars
     pick_digit(at, OTHER_INDEX)
     assert not np.array_equal(arr(chart(at, "data_heatmap")["data"][0]["z"]), z0)
-    assert at.code[1].value != matrix0
+    assert pixel_matrix(at) != matrix0
 
 
 def test_reshape_page_shapes_and_wrapping():
