@@ -29,15 +29,21 @@ def preprocess_upload(raw: bytes) -> PreprocessResult:
 
 
 def pixels(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
-    """An image in [0, 1] → uint8 about ``side`` wide: small ones blown up with sharp pixels, big ones shrunk."""
+    """An image in [0, 1] → a ``side``×``side`` uint8 picture: small ones blown up with sharp pixels, big
+    ones shrunk, and anything not square set on a grey margin so its own edges stay visible."""
     a = np.asarray(a, np.float32)
+    out = np.full((side, side), 90, np.uint8)
     if a.size == 0:
-        return np.zeros((side, side), np.uint8)
+        return out
     img = Image.fromarray(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
     if max(a.shape) >= side:
-        return np.asarray(ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS))
-    k = side // max(a.shape)
-    return np.asarray(img.resize((a.shape[1] * k, a.shape[0] * k), Image.Resampling.NEAREST))
+        img = ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS)
+    else:
+        k = side // max(a.shape)
+        img = img.resize((a.shape[1] * k, a.shape[0] * k), Image.Resampling.NEAREST)
+    top, left = (side - img.height) // 2, (side - img.width) // 2
+    out[top:top + img.height, left:left + img.width] = np.asarray(img)
+    return out
 
 
 def read_input() -> PreprocessResult | None:
@@ -168,7 +174,7 @@ def nudge(model, image: np.ndarray) -> None:
     p = activations.probabilities(model, moved)[0]
     digit = int(p.argmax())
     picture.image(pixels(moved), caption="Nudged input (28×28)", width=STEP_SIDE, clamp=True)
-    picture.metric("Nudged prediction", str(digit), f"{p[digit]:.0%} sure", delta_color="off")
+    picture.metric("Nudged prediction", str(digit), f"{p[digit]:.0%} sure", delta_color="off", delta_arrow="off")
     bars.plotly_chart(figures.probability_bars(p, height=260), width="stretch", key="nudge_bars")
 
 
@@ -189,7 +195,7 @@ def live(model) -> None:
     st.session_state["drawing"] = result.image
     st.session_state["input_kind"] = "drawing"
     with right:
-        st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off")
+        st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
         for note in result.warnings:
             st.warning(note, icon=":material/warning:")
         st.plotly_chart(figures.probability_bars(proba, title="Probability of each digit", height=280),

@@ -1,0 +1,46 @@
+"""The Draw page in a real headless Chromium against `streamlit run app.py`: a vertical stroke reads
+as 1, clearing brings the prompt back, a closed oval reads as 0. Screenshots go to
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import (DRAW_PAGE, clear_canvas, draw, metric_value, open_page, oval, vertical_stroke,
+                             wait_for_figures, wait_for_idle)
+
+pytestmark = pytest.mark.browser
+
+PROMPT = "Draw a digit from 0 to 9"
+
+
+def test_draw_one_then_zero(browser, app_url, screenshot_dir):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url, DRAW_PAGE, height=3600)  # tall: the whole page in one screenshot
+    try:
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
+        wait_for_idle(page)
+        page.screenshot(path=screenshot_dir / "draw_blank.png")
+
+        draw(page, vertical_stroke())
+        prediction = metric_value(page, "Prediction")
+        expect(prediction).to_have_text("1", timeout=60_000)
+        expect(page.get_by_text(PROMPT)).to_have_count(0)
+        wait_for_figures(page, at_least=8)
+        page.screenshot(path=screenshot_dir / "draw_one.png")
+
+        clear_canvas(page)
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
+        expect(prediction).to_have_count(0)
+        wait_for_idle(page)
+        page.screenshot(path=screenshot_dir / "draw_cleared.png")
+
+        draw(page, oval())
+        expect(prediction).to_have_text("0", timeout=60_000)
+        wait_for_figures(page, at_least=8)
+        page.screenshot(path=screenshot_dir / "draw_zero.png")
+        # no exception box anywhere on the page
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        page.close()
