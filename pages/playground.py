@@ -25,13 +25,13 @@ BIG = 9  # grids wider than this get a row of their own
 POOL_COLOURS = ["#e03131", "#1971c2", "#2f9e44", "#f08c00", "#9c36b5", "#0c8599", "#e8590c", "#5c940d"]
 
 INPUTS = {
-    "edge": "The course's 6×5 image with a horizontal edge",
-    "letters": "The course's 3×3 image (a b c / d e g / h j k)",
-    "digit": "A real digit, shrunk to 14×14",
+    "edge": "Course: 6×5 horizontal edge",
+    "letters": "Course: 3×3 (a b c / d e g / h j k)",
+    "digit": "A digit, shrunk to 14×14",
     "own": "My own numbers",
 }
 KERNELS = {**{k: k.capitalize() for k in ca.PRESET_KERNELS},
-           "letters": "The course's 2×2 filter (f₁ f₂ / f₃ f₄)", "own": "My own numbers"}
+           "letters": "Course: 2×2 (f₁ f₂ / f₃ f₄)", "own": "My own numbers"}
 
 
 # --- figures (a grid with every number written in its cell) -------------------------------------------
@@ -100,7 +100,7 @@ def editor_grid(default: np.ndarray, key: str, what: str) -> np.ndarray:
     return ca.parse_grid(edited.to_numpy(dtype=object), what)
 
 
-def pick_input(choice: str) -> np.ndarray:
+def pick_input(choice: str, editor_area) -> np.ndarray:
     if choice == "edge":
         return ca.EDGE_IMAGE.copy()
     if choice == "letters":
@@ -117,16 +117,20 @@ def pick_input(choice: str) -> np.ndarray:
     cols = c2.number_input("Columns", 2, 10, 5, key="pg_cols")
     start = np.zeros((rows, cols))
     start[:, cols // 2] = 100.0  # a vertical bar to start from
-    return editor_grid(start, f"pg_own_input_{rows}x{cols}", "input")
+    with editor_area:
+        st.markdown("**Your input** (type a number in any cell)")
+        return editor_grid(start, f"pg_own_input_{rows}x{cols}", "input")
 
 
-def pick_kernel(choice: str) -> np.ndarray:
+def pick_kernel(choice: str, editor_area) -> np.ndarray:
     if choice == "letters":
         st.caption("f₁=1, f₂=0 / f₃=0, f₄=−1")
         return ca.LETTER_KERNEL.copy()
     size = st.slider("Kernel size", 2, 5, 3, key="pg_ksize")
     if choice == "own":
-        return editor_grid(ca.preset_kernel("horizontal edge", size), f"pg_own_kernel_{size}", "kernel")
+        with editor_area:
+            st.markdown("**Your kernel**")
+            return editor_grid(ca.preset_kernel("horizontal edge", size), f"pg_own_kernel_{size}", "kernel")
     return ca.preset_kernel(choice, size)
 
 
@@ -138,7 +142,7 @@ def convolution_section() -> ca.ConvResult | None:
                 "each other, add the products: that is one output number. Move the kernel by the **stride** and "
                 "repeat. **Padding** adds zeros around the input first. (Keras, like most libraries, does not flip "
                 "the kernel: strictly this is a cross-correlation.)")
-    c_in, c_ker, c_str, c_pad = st.columns([2.6, 2.6, 1.5, 2.2])
+    c_in, c_ker, c_str, c_pad = st.columns([2.3, 2.3, 1.9, 2.5])
     with c_in:
         input_choice = st.selectbox("Input", list(INPUTS), format_func=INPUTS.get, key="pg_input")
     with c_ker:
@@ -146,11 +150,12 @@ def convolution_section() -> ca.ConvResult | None:
     stride = c_str.radio("Stride", [1, 2, 3], horizontal=True, key="pg_stride")
     padding = c_pad.radio("Padding", list(ca.PADDINGS), horizontal=True, key="pg_padding",
                           help="valid: none · same: output as big as the input (stride 1) · full: k−1 zeros all round")
+    ed_in, ed_ker = st.columns([3, 2])  # the editors for your own numbers get the full width
     try:
         with c_in:
-            image = pick_input(input_choice)
+            image = pick_input(input_choice, ed_in)
         with c_ker:
-            kernel = pick_kernel(kernel_choice)
+            kernel = pick_kernel(kernel_choice, ed_ker)
         res = ca.conv2d(image, kernel, stride, padding)
     except ca.ConvError as exc:
         st.error(f"Cannot convolve: {exc}")
@@ -237,8 +242,8 @@ def show_window(res: ca.ConvResult, cell: tuple[int, int], tag: str) -> None:
 
 # --- 2. pooling ----------------------------------------------------------------------------------------
 
-POOL_INPUTS = {"negative": "All-negative 3×3 (where −∞ matters)", "edge": "The course's 6×5 edge image",
-               "conv": "The convolution output above", "digit": "A real digit, shrunk to 14×14"}
+POOL_INPUTS = {"negative": "All-negative 3×3 (−∞ matters)", "edge": "Course: 6×5 horizontal edge",
+               "conv": "The convolution output above", "digit": "A digit, shrunk to 14×14"}
 
 
 def pooling_section(conv: ca.ConvResult | None) -> None:
@@ -246,7 +251,7 @@ def pooling_section(conv: ca.ConvResult | None) -> None:
     st.markdown("Pooling has no weights: each window is just reduced to one number, its **largest** value "
                 "(max pooling) or its **mean** (average pooling). Keras moves the window by the pool size "
                 "unless told otherwise.")
-    c1, c2, c3, c4, c5 = st.columns([2.6, 1.9, 1.3, 1.5, 1.7])
+    c1, c2, c3, c4, c5 = st.columns([2.3, 1.9, 1.4, 1.9, 1.8])
     source = c1.selectbox("Input", list(POOL_INPUTS), format_func=POOL_INPUTS.get, key="pg_pool_input")
     mode = c2.radio("Pooling", list(ca.POOL_MODES), horizontal=True, key="pg_pool_mode")
     pool = c3.radio("Pool size", [2, 3], horizontal=True, key="pg_pool_size")
