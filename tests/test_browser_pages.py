@@ -1,0 +1,85 @@
+"""Every page listed in app.py, opened in a real headless Chromium against `streamlit run app.py`:
+no exception box, no error alert, its main figure on screen, and a full-page screenshot of it in
+test-artifacts/screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from browser_support import open_page
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDTH = 1400
+MAX_SHOT_HEIGHT = 16_000  # px; a taller page is cut (Chromium's texture limit is about there)
+
+
+def app_pages() -> list[tuple[str, str]]:
+    """(file stem, URL path) of every ``st.Page`` in app.py; the default page lives at ``/``."""
+    source = (ROOT / "app.py").read_text()
+    found = re.findall(r'st\.Page\(\s*"pages/(\w+)\.py"([^)]*)\)', source)
+    return [(stem, "" if "default=True" in rest else stem) for stem, rest in found]
+
+
+PAGES = app_pages()
+
+# What "the page's main figure" is, where it is not a Plotly chart.
+MAIN_FIGURE = {
+    "home": '[data-testid="stPageLink"]',  # home is text and the links to where to start
+    "draw": "canvas.upper-canvas",  # the drawing canvas (Fabric.js' top canvas takes the mouse)
+}
+PLOTLY = ".js-plotly-plot"
+
+
+def settle(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the page's script run has finished (Streamlit marks it on the app's root element)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
+
+
+def full_page_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls inside its main container, not the document: grow the viewport to the content first."""
+    height = page.evaluate("""() => Math.max(document.body.scrollHeight,
+        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"],'
+                                          + ' [data-testid="stSidebarContent"]')].map(e => e.scrollHeight))""")
+    page.set_viewport_size({"width": WIDTH, "height": int(min(height + 40, MAX_SHOT_HEIGHT))})
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.screenshot(path=str(path), full_page=True)
+
+
+def test_app_py_lists_every_page_file():
+    listed = {stem for stem, _ in PAGES}
+    files = {p.stem for p in (ROOT / "pages").glob("*.py")} - {"shared", "__init__"}
+    assert listed == files, f"pages not in app.py: {files - listed}; listed but missing: {listed - files}"
+    assert sum(path == "" for _, path in PAGES) == 1  # exactly one default page
+
+
+@pytest.mark.parametrize("stem,path", PAGES, ids=[stem for stem, _ in PAGES])
+def test_page_opens_without_errors_and_shows_its_figure(browser, app_url, screenshot_dir, stem, path):
+    page = open_page(browser, app_url, path, width=WIDTH)
+    try:
+        settle(page)
+        figure = page.locator(MAIN_FIGURE.get(stem, PLOTLY)).first
+        figure.wait_for(state="visible", timeout=60_000)
+        box = figure.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 20, f"{stem}: main figure is not really drawn: {box}"
+        assert page.locator("h1").first.is_visible(), f"{stem}: no page title"
+        settle(page)  # a figure's first draw can trigger nothing, but a fragment might still be running
+
+        exceptions = page.get_by_test_id("stException")
+        assert exceptions.count() == 0, f"{stem}: exception box: {exceptions.first.inner_text()[:500]}"
+        assert page.get_by_test_id("stAlertContentError").count() == 0, (
+            f"{stem}: st.error on a fresh page: {page.get_by_test_id('stAlertContentError').first.inner_text()}")
+        for alert in page.get_by_test_id("stAlert").all():
+            text = alert.inner_text()
+            assert not re.search(r"\bError\b|Traceback", text), f"{stem}: alert reports an error: {text[:300]}"
+        body = page.get_by_test_id("stMain").inner_text()
+        assert "Traceback (most recent call last)" not in body
+
+        full_page_screenshot(page, screenshot_dir / f"{stem}.png")
+        assert (screenshot_dir / f"{stem}.png").stat().st_size > 10_000
+    finally:
+        page.close()
