@@ -71,8 +71,8 @@ def test_overview_matches_the_real_layers(model):
     shapes = dict(zip(table["Layer"], table["Output shape"]))
     assert shapes["conv1"] == "(None, 28, 28, 32)" and shapes["pool2"] == "(None, 7, 7, 64)"
     assert shapes["flatten"] == "(None, 3136)"
-    arch = json.dumps(chart(at, "overview_arch"))
-    assert "conv2" in arch and "51,264 params" in arch
+    arch = json.dumps(chart(at, "overview_arch"), ensure_ascii=False)
+    assert "conv2" in arch and "14×14×64" in arch and "51,264<br>params" in arch
     # another digit with another predicted class changes the prediction shown
     ds = data.load_sample()
     preds = activations.probabilities(model, ds.x_test[:40]).argmax(axis=1)
