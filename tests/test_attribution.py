@@ -29,6 +29,8 @@ def test_occluded_batch_covers_every_pixel(digit):
         covered[r:r + 6, c:c + 6] = True
     assert covered.all()
     assert np.array_equal(batch[0][6:, 6:], digit[6:, 6:])  # only the patch changes
+    default, corners = attribution.occluded_batch(digit)  # the page's setting: 8×8 positions, 3 apart
+    assert len(default) == 64 and corners[-1] == (21, 21)  # the last patch reaches the last row and column
 
 
 def test_occlusion_matches_single_forward_passes(model, digit):
