@@ -46,7 +46,7 @@ st.markdown(
     "A convolution slides a small grid of weights, the **kernel**, over the image. At each position it "
     "multiplies the pixels under the kernel by the weights, adds them up, adds a bias and applies ReLU "
     "(negatives become 0). Each filter makes one **feature map**: bright where its pattern appears. "
-    "With `padding='same'` the border is padded with zeros so the map keeps the input's 28×28 size."
+    "With `padding='same'` the border is padded with zeros, so each map keeps its input's height and width (28×28 for conv1)."
 )
 
 convs = conv_inspect.conv_layers(am.model)
@@ -175,9 +175,9 @@ if st.toggle("Compare with the same network before training (random weights)", k
         t4.plotly_chart(kernel_mosaic(rk, in_ch, "Random kernels", grid_h), width="stretch", key="conv_random_k")
         rp = rsd[rm.layers[-1].name].array[0]
         st.caption(
-            f"Same input, same architecture, freshly initialised weights: the random kernels are noise, and their maps "
-            f"are blurred copies of the input rather than detectors of strokes and edges. The random network says "
-            f"{int(rp.argmax())} with {rp.max():.0%}, close to a guess."
+            f"Same input, same architecture, freshly initialised weights: the random kernels are unstructured noise, "
+            f"so their maps are smeared, mixed copies of the input; training shapes kernels that pick out particular "
+            f"strokes and edges. The random network says {int(rp.argmax())} with {rp.max():.0%}."
         )
 else:
     st.caption("Training is what turns noise into edge and stroke detectors. Switch on to see the difference.")
