@@ -41,7 +41,7 @@ def training_curves(history: dict, partial: dict | None = None, epochs: int | No
     if epochs:
         fig.update_xaxes(range=[0, epochs + 0.2], dtick=max(1, epochs // 10))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=2)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10), title=title,
                       legend=dict(orientation="h", y=-0.25))
     return fig

@@ -120,13 +120,17 @@ with st.container(border=True):
     arch, train_col = st.columns([3, 2], gap="large")
     with arch:
         st.markdown("**Architecture**")
-        a1, a2, a3, a4 = st.columns(4)
+        a1, a2 = st.columns(2)
         blocks = ctl(a1.slider, "blocks", "Conv blocks", min_value=0, max_value=ex.MAX_BLOCKS,
                      help="0 makes a plain MLP: the 784 pixels go straight into the dense layers.")
         ctl(a2.radio, "padding", "Padding", options=list(models.PADDINGS), horizontal=True,
             help="'same' pads the border so a map keeps its size; 'valid' shrinks it by kernel − 1.")
+        a3, a4 = st.columns(2)
         ctl(a3.selectbox, "conv_activation", "Conv activation", options=list(models.ACTIVATIONS))
-        ctl(a4.toggle, "batch_norm", "Batch norm", help="Normalise each layer's outputs over the batch (conv and dense).")
+        with a4:
+            st.write("")  # line the toggle up with the select box beside it
+            ctl(st.toggle, "batch_norm", "Batch norm",
+                help="Normalise each layer's outputs over the batch (conv and dense layers), then apply the activation.")
         if blocks:
             cols = st.columns(ex.MAX_BLOCKS)
             for b in range(1, blocks + 1):
@@ -138,9 +142,10 @@ with st.container(border=True):
                     ctl(st.radio, f"convs{b}", "Conv layers", options=[1, 2], horizontal=True,
                         help="Two conv layers in a row see a wider patch before pooling (as in the batch-norm CNN).")
                     ctl(st.checkbox, f"pool{b}", "2×2 max-pool after")
-        d1, d2, d3, d4 = st.columns(4)
-        n_dense = ctl(d1.slider, "dense_layers", "Hidden dense layers", min_value=0, max_value=ex.MAX_DENSE)
+        d1, d2 = st.columns(2)
+        ctl(d1.slider, "dense_layers", "Hidden dense layers", min_value=0, max_value=ex.MAX_DENSE)
         ctl(d2.number_input, "units", "Units per dense layer", min_value=1, max_value=4096, step=1)
+        d3, d4 = st.columns(2)
         ctl(d3.slider, "dropout", "Dropout", min_value=0.0, max_value=0.8, step=0.05,
             help="The fraction of dense units switched off at random on each training step.")
         ctl(d4.selectbox, "dense_activation", "Dense activation", options=list(models.ACTIVATIONS))
@@ -290,7 +295,7 @@ if latest is not None:
     ev = latest.extra["evaluation"]
     r1, r2, r3, r4 = st.columns(4)
     r1.metric("Test accuracy", f"{latest.accuracy:.2%}", help=f"Scored on the {ds.test_label}.")
-    r2.metric("Misclassified", f"{int((ev.predictions != ds.y_test).sum()):,} of {ev.n:,}")
+    r2.metric(f"Misclassified (of {ev.n:,})", f"{int((ev.predictions != ds.y_test).sum()):,}")
     r3.metric("Training time", f"{latest.seconds:.1f} s" + (" (from the store)" if latest.loaded else ""))
     r4.metric("Parameters", f"{latest.params:,}")
     st.caption(f"Test accuracy is measured on the {ds.test_label}, digits the model never trained on.")
@@ -355,7 +360,8 @@ if runs:
                                 "test accuracy": st.column_config.NumberColumn(format="percent"),
                                 "parameters": st.column_config.NumberColumn(format="localized")})
     st.plotly_chart(lf.compare_runs([(r.id, r.history) for r in runs]), width="stretch", key="lab_compare")
-    st.caption("Runs are kept in the model store: running identical settings again loads the finished model instantly.")
+    st.caption("In the configuration, 32@5×5 is 32 filters of 5×5 and ↓ a 2×2 max-pool after the layer. Runs are kept "
+               "in the model store: running identical settings again loads the finished model instantly.")
 
 # --- 6. take it with you -----------------------------------------------------------------------
 st.header("6 · Take it with you")
