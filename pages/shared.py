@@ -26,6 +26,21 @@ from mnistviz import models as mmodels
 DATA_SOURCE = os.environ.get("MNISTVIZ_DATA", "auto")
 
 
+def _run_through_app_py() -> None:
+    """A person whose first visit to a fresh server is a page link (e.g. /draw) would get Streamlit's
+    legacy pages/-folder mode (this page alone, without app.py's navigation and layout): Streamlit
+    decides that mode before app.py has ever called st.navigation. Switch it off and rerun, so
+    app.py runs and opens the requested page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_run_through_app_py()
+
+
 # --- cached resources --------------------------------------------------------------------------
 
 @st.cache_data(show_spinner="Loading digits…")

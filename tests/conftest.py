@@ -1,8 +1,8 @@
 """Shared fixtures for the browser tests (``@pytest.mark.browser``): a real ``streamlit run app.py``
 server and a headless Debian Chromium driven by Playwright's sync API.
 
-- ``app_url``: the running app's base URL (one server per test session, warmed up by one visit to
-  its root page, stopped afterwards).
+- ``app_url``: the running app's base URL (one server per test session, first visited through a
+  deep link, stopped afterwards).
 - ``browser``: a Playwright ``Browser`` (one per session); make a page with ``browser.new_page()``.
 - ``screenshot_dir``: ``test-artifacts/screenshots/`` (git-ignored), created on demand.
 
@@ -44,13 +44,17 @@ def _answers(url: str) -> bool:
 
 
 def warm_up(browser, url: str) -> None:
-    """Open the app's root once. Until some session has run ``app.py`` (and so ``st.navigation``), a
-    fresh server treats ``pages/`` as a legacy multipage folder: a first visit straight to ``/draw``
-    would run ``pages/draw.py`` alone under a page list of file names."""
+    """The server's very first visit goes straight to a deep link, as a shared link would. Streamlit
+    decides its legacy pages/-folder mode before app.py has ever run; pages/shared.py switches it off,
+    so the page must come up under app.py's navigation (titles such as "Convolution playground"),
+    not under a list of file names."""
     page = browser.new_page()
     try:
-        page.goto(url, wait_until="domcontentloaded")
-        page.get_by_test_id("stSidebarNav").wait_for(timeout=STARTUP_TIMEOUT_S * 1000)
+        page.goto(f"{url}/playground", wait_until="domcontentloaded")
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_text("Convolution playground").wait_for(timeout=STARTUP_TIMEOUT_S * 1000)
+        if nav.get_by_text("shared", exact=True).count():
+            pytest.fail("a first visit to a deep link showed Streamlit's legacy page list")
     finally:
         page.close()
 
