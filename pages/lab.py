@@ -184,7 +184,6 @@ else:
         [{"layer": r.name, "type": r.kind, "output shape": str(r.batch_shape).replace("None", "None (batch)", 1),
           "parameters": r.params, "how the count is made": r.formula} for r in rows],
         hide_index=True, width="stretch", key="lab_table",
-        column_config={"parameters": st.column_config.NumberColumn(format="localized")},
     )
     st.caption("The first axis is the batch: Keras leaves it open (None) so the same model takes one digit or 10,000.")
 
@@ -293,12 +292,12 @@ if latest is not None:
     st.header(f"4 · Results of {latest.id}")
     st.caption(latest.summary)
     ev = latest.extra["evaluation"]
-    r1, r2, r3, r4 = st.columns(4)
+    r1, r2, r3 = st.columns([2, 3, 3])
     r1.metric("Test accuracy", f"{latest.accuracy:.2%}", help=f"Scored on the {ds.test_label}.")
-    r2.metric(f"Misclassified (of {ev.n:,})", f"{int((ev.predictions != ds.y_test).sum()):,}")
+    r2.metric("Misclassified", f"{int((ev.predictions != ds.y_test).sum()):,} of {ev.n:,}")
     r3.metric("Training time", f"{latest.seconds:.1f} s" + (" (from the store)" if latest.loaded else ""))
-    r4.metric("Parameters", f"{latest.params:,}")
-    st.caption(f"Test accuracy is measured on the {ds.test_label}, digits the model never trained on.")
+    st.caption(f"Test accuracy is measured on the {ds.test_label}, digits the model never trained on. "
+               f"{latest.params:,} parameters.")
     st.plotly_chart(lf.training_curves(latest.history, epochs=latest.options.epochs, title="Loss and accuracy per epoch"),
                     width="stretch", key="lab_curves_latest")
     c1, c2 = st.columns([1, 1])

@@ -144,8 +144,8 @@ def test_short_real_training_run_shows_accuracy_confusion_and_is_reused(private_
     assert confusion is not None
     z = _z(confusion)
     assert z.shape == (10, 10) and z.sum() == len(at.session_state["lab_runs"][0].extra["evaluation"].predictions)
-    wrong = next(m for m in at.metric if m.label.startswith("Misclassified"))
-    assert int(wrong.value.replace(",", "")) == z.sum() - np.trace(z)
+    wrong, total = next(m for m in at.metric if m.label == "Misclassified").value.replace(",", "").split(" of ")
+    assert int(wrong) == z.sum() - np.trace(z) and int(total) == z.sum()
     assert _chart(at, "lab_wrong") is not None and _chart(at, "lab_per_class") is not None
     assert _chart(at, "lab_trained_conv1") is not None
     assert len(at.session_state["lab_runs"]) == 1
