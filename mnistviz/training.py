@@ -88,7 +88,8 @@ def _make_callback(progress: ProgressFn, epochs: int, t0: float):
             self._send("batch", batch, logs)
 
         def on_epoch_end(self, epoch, logs=None):
-            self._send("epoch", int(self.params.get("steps") or 1) - 1, logs)
+            if not self.cancelled:  # a cancelled epoch did not finish: report no epoch end for it
+                self._send("epoch", int(self.params.get("steps") or 1) - 1, logs)
 
     return _Report()
 

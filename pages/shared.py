@@ -13,6 +13,7 @@ Not a page itself (``app.py`` lists the pages explicitly). Session-state keys it
 from __future__ import annotations
 
 import gc
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -70,12 +71,12 @@ def default_model():
     return model
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=16)  # each slider position builds one; keep memory bounded
 def untrained_model(config_json: str, seed: int = 0):
     """A freshly initialised (random) model of an architecture, shared read-only."""
     from mnistviz import activations
 
-    model = mmodels.build_model(mmodels.ModelConfig.from_dict(__import__("json").loads(config_json)), seed=seed)
+    model = mmodels.build_model(mmodels.ModelConfig.from_dict(json.loads(config_json)), seed=seed)
     activations.stages(model, np.zeros((1, 784), np.float32))
     return model
 
