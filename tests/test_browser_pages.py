@@ -79,7 +79,7 @@ def test_page_opens_without_errors_and_shows_its_figure(browser, app_url, screen
         body = page.get_by_test_id("stMain").inner_text()
         assert "Traceback (most recent call last)" not in body
 
-        full_page_screenshot(page, screenshot_dir / f"{stem}.png")
-        assert (screenshot_dir / f"{stem}.png").stat().st_size > 10_000
+        full_page_screenshot(page, screenshot_dir / f"page_{stem}.png")
+        assert (screenshot_dir / f"page_{stem}.png").stat().st_size > 10_000
     finally:
         page.close()
