@@ -97,9 +97,9 @@ st.markdown(
     f"With the label as a one-hot vector (1 at digit {true}, 0 elsewhere), the course's softmax cross-entropy "
     "keeps only the probability of the true digit. Training nudges every weight to make this number smaller."
 )
-st.latex(rf"L = -\log p_{{{true}}} = -\log({p_true:.4g}) = {loss:.4f}")
+st.latex(rf"L = -\log p_{{{true}}} = -\log({p_true:.6g}) = {loss:.4g}")
 l1, l2, l3 = st.columns(3)
-l1.metric("Loss for this input", f"{loss:.4f}")
+l1.metric("Loss for this input", f"{loss:.4g}")
 l2.metric("If certain and right", "0")
 l3.metric("If it guessed 1 in 10", f"{np.log(10):.4f}", help="−log(0.1): ten equal probabilities")
 
