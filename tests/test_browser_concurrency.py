@@ -1,0 +1,224 @@
+"""Several people at once, on one server: 5 browser contexts draw 5 different digits at the same time
+and each gets its own right answer; two of them train different tiny models in the lab at the same
+time and each sees only its own; the shared default model is unchanged for everybody else.
+
+Measured, not asserted: the server's RSS before and after, and the slowest prediction seen
+(mouse-up → "Prediction" metric on screen, timed inside the page with performance.now()).
+Written to test-artifacts/concurrency.json and printed."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from browser_support import DRAW_PAGE, draw, oval, vertical_stroke
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "test-artifacts" / "concurrency.json"
+
+# One stroke each (the canvas sends on mouse-up, so one stroke = one prediction), as fractions of
+# the canvas. Besides the 1 and the 0, these were checked to be read reliably (several widths,
+# sizes and offsets) before being used here.
+DIGITS = {
+    1: vertical_stroke(),
+    0: oval(),
+    7: [(0.25, 0.18), (0.75, 0.18), (0.62, 0.45), (0.45, 0.85)],
+    3: [(0.3, 0.2), (0.55, 0.15), (0.7, 0.25), (0.65, 0.4), (0.45, 0.48), (0.68, 0.58), (0.7, 0.72), (0.55, 0.84),
+        (0.3, 0.8)],
+    6: [(0.65, 0.15), (0.4, 0.4), (0.32, 0.65), (0.45, 0.85), (0.65, 0.78), (0.65, 0.6), (0.45, 0.55), (0.33, 0.65)],
+}
+
+# Timing hook, installed before the page's own scripts: mouse-up starts the clock, the first
+# "Prediction" metric with a value stops it.
+TIMING_JS = """
+window.__mv = {t0: null, t1: null};
+window.addEventListener('mouseup', () => { window.__mv.t0 = performance.now(); window.__mv.t1 = null; }, true);
+new MutationObserver(() => {
+  if (window.__mv.t0 === null || window.__mv.t1 !== null) return;
+  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const label = m.querySelector('[data-testid="stMetricLabel"]');
+    const value = m.querySelector('[data-testid="stMetricValue"]');
+    if (label && value && label.textContent.trim() === 'Prediction' && value.textContent.trim() !== '') {
+      window.__mv.t1 = performance.now();
+      return;
+    }
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+# --- the server process ------------------------------------------------------------------------
+
+def listening_pid(port: int) -> int | None:
+    """The pid of the process listening on a local TCP ``port`` (from /proc: no psutil needed)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                inodes.add(cols[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                link = str(fd.readlink()) if fd.is_symlink() else ""
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak so far) of a process, in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(rest.split()[0]) / 1024, 1)
+    return out
+
+
+# --- page helpers ------------------------------------------------------------------------------
+
+def settle(page, timeout_ms: int = 180_000) -> None:
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
+
+
+def metric(page, label: str):
+    return page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)).get_by_test_id("stMetricValue")
+
+
+def prediction(page, timeout_ms: int = 180_000) -> tuple[str, str, float]:
+    """(digit, "NN% sure", ms from mouse-up to the metric) after one stroke."""
+    page.wait_for_function("() => window.__mv && window.__mv.t1 !== null", timeout=timeout_ms)
+    box = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text("Prediction", exact=True)).first
+    ms = page.evaluate("() => window.__mv.t1 - window.__mv.t0")
+    return box.get_by_test_id("stMetricValue").inner_text(), box.get_by_test_id("stMetricDelta").inner_text(), ms
+
+
+def open_draw(page, app_url: str) -> None:
+    page.goto(f"{app_url}/{DRAW_PAGE}", wait_until="domcontentloaded")
+
+
+def ready_to_draw(page) -> None:
+    page.locator("canvas.upper-canvas").first.wait_for(state="visible", timeout=180_000)
+    settle(page)
+
+
+def table_rows(page, header: str) -> list[dict[str, str]]:
+    """The rows of the st.dataframe that has a column ``header`` (read from the grid's accessible <table>,
+    which the grid fills only once it is on screen)."""
+    for grid in page.get_by_test_id("stDataFrame").all():
+        grid.scroll_into_view_if_needed()
+        table = grid.locator("table")
+        table.locator("tbody tr").first.wait_for(state="attached", timeout=30_000)
+        headers = [h.text_content() for h in table.locator("th").all()]
+        if header in headers:
+            return [dict(zip(headers, (td.text_content() for td in tr.locator("td").all())))
+                    for tr in table.locator("tbody tr").all()]
+    raise AssertionError(f"no table with a column {header!r}")
+
+
+# --- the test ----------------------------------------------------------------------------------
+
+def test_five_people_at_once(browser, app_url):
+    pid = listening_pid(urlparse(app_url).port)
+    assert pid is not None, "cannot find the streamlit server's process"
+    report: dict = {"server_pid": pid, "memory_mb": {"before": memory_mb(pid)}, "prediction_ms": {}}
+
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in DIGITS]
+    try:
+        pages = [c.new_page() for c in contexts]
+        for page in pages:
+            page.add_init_script(TIMING_JS)
+            open_draw(page, app_url)  # 5 sessions start at once
+        for page in pages:
+            ready_to_draw(page)
+        for page, points in zip(pages, DIGITS.values()):  # 5 strokes in quick succession
+            draw(page, points)
+        seen, sure = {}, {}
+        for page, digit in zip(pages, DIGITS):
+            seen[digit], sure[digit], ms = prediction(page)
+            report["prediction_ms"][f"digit {digit}"] = round(ms)
+        report["memory_mb"]["after 5 predictions"] = memory_mb(pid)
+        assert seen == {d: str(d) for d in DIGITS}, f"each person should get their own digit: {seen}"
+        for page in pages:
+            assert page.get_by_test_id("stException").count() == 0
+
+        # Two people train different tiny models at the same time (random sizes: new to the model store).
+        rng = random.Random()
+        f_a = rng.randint(2, 7)
+        trainers = {"A": (pages[3], f_a), "B": (pages[4], f_a + rng.randint(2, 5))}
+        units = rng.randint(8, 100)
+        for page, filters in trainers.values():
+            page.goto(f"{app_url}/lab?b=1&f1={filters}&k1=3&u={units}&do=0&ep=1&n=500&bs=128",
+                      wait_until="domcontentloaded")
+        expected_params = {}
+        for name, (page, filters) in trainers.items():
+            page.get_by_test_id("stDataFrame").first.wait_for(timeout=180_000)
+            settle(page)
+            expected_params[name] = metric(page, "Parameters").first.inner_text()
+            assert expected_params[name] == f"{(3 * 3 + 1) * filters + (14 * 14 * filters + 1) * units + (units + 1) * 10:,}"
+        for page, _ in trainers.values():
+            page.get_by_role("button", name="Train", exact=True).click()
+        for name, (page, filters) in trainers.items():
+            metric(page, "Test accuracy").wait_for(timeout=300_000)
+            settle(page)
+            assert page.get_by_role("heading", name="Results of run 1").is_visible()
+            runs = table_rows(page, "configuration")  # the experiments table
+            assert [r["run"] for r in runs] == ["run 1"], runs  # only this person's own run
+            assert runs[0]["parameters"].replace(",", "") == expected_params[name].replace(",", "")
+            assert f"CNN {filters}@3×3" in runs[0]["configuration"]
+            assert "from the store" not in metric(page, "Training time").inner_text()  # trained now, by this person
+            other = next(f for n, (_, f) in trainers.items() if n != name)
+            assert f"CNN {other}@3×3" not in page.get_by_test_id("stMain").inner_text()
+            assert page.get_by_test_id("stException").count() == 0
+        report["memory_mb"]["after 2 trainings"] = memory_mb(pid)
+
+        # A makes its model the active one and draws the 1: its Draw page now looks through its own model ...
+        page_a = trainers["A"][0]
+        page_a.get_by_role("button", name="Use this model everywhere", exact=True).click()
+        expect(page_a.get_by_text("is the active model on every page (for you only)")).to_be_visible(timeout=120_000)
+        settle(page_a)
+        page_a.get_by_test_id("stSidebarNavLink").filter(has_text="Draw a digit").click()  # same session
+        ready_to_draw(page_a)
+        expect(page_a.get_by_test_id("stCaptionContainer").filter(has_text="Model: Lab run 1")).to_be_visible()
+        draw(page_a, DIGITS[1])
+        assert prediction(page_a)[0] in "0123456789"  # A's own (weak) model answers on A's Draw page
+
+        # ... while everybody else still sees the default model, unchanged: the same stroke, the same answer.
+        first = pages[0]
+        first.reload(wait_until="domcontentloaded")
+        ready_to_draw(first)
+        expect(first.get_by_test_id("stCaptionContainer").filter(has_text="Model: default model")).to_be_visible()
+        draw(first, DIGITS[1])
+        value, sure_after, ms = prediction(first)
+        report["prediction_ms"]["digit 1 again, after the trainings"] = round(ms)
+        assert (value, sure_after) == ("1", sure[1])
+        expect(pages[1].get_by_test_id("stCaptionContainer").filter(has_text="Model: default model")).to_be_visible()
+        report["memory_mb"]["after"] = memory_mb(pid)
+    finally:
+        for c in contexts:
+            c.close()
+
+    report["slowest_prediction_ms"] = max(report["prediction_ms"].values())
+    report["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=1))
+    print("\n" + json.dumps(report, indent=1))
