@@ -21,17 +21,23 @@ c1, c2 = st.columns(2)
 with c1.container(border=True):
     st.subheader(":material/database: Data in use")
     st.markdown(f"**{ds.description}**")
-    if ds.source == "sample":
+    if ds.note.startswith("the data source"):  # MNISTVIZ_DATA named something unusable
+        st.warning("The data source set with MNISTVIZ_DATA could not be used, so the app uses the bundled "
+                   "sample of 10,000 MNIST training digits instead.", icon=":material/error:")
+    elif ds.source == "sample" and ds.note:  # "auto" found no MNIST: offline
         st.info(
             "Offline mode: the full MNIST (60,000 / 10,000) could not be loaded, so the app uses the "
             "10,000 real MNIST training digits shipped inside it. Accuracy on its held-out part is "
             "*sample validation accuracy*, not MNIST test accuracy.",
             icon=":material/wifi_off:",
         )
-        if ds.note:
-            st.caption(f"Why: {ds.note}.")
+    elif ds.source == "sample":
+        st.info("The bundled sample of 10,000 real MNIST training digits (chosen with MNISTVIZ_DATA=sample). "
+                "Accuracy on its held-out part is *sample validation accuracy*, not MNIST test accuracy.")
     else:
         st.success(f"Test split: {ds.test_label}.", icon=":material/check_circle:")
+    if ds.note:
+        st.caption(f"Why: {ds.note}.")
 with c2.container(border=True):
     st.subheader(":material/neurology: Model in use")
     st.markdown(f"**{am.label}**")

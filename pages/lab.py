@@ -23,6 +23,8 @@ MAX_MODELS_KEPT = 4  # trained models kept in memory for this session (older run
 def _init_state() -> None:
     if SETTINGS not in st.session_state:  # first visit this session: the URL may carry settings
         settings, skipped = ex.from_query(st.query_params.to_dict())
+        if not st.query_params:  # a plain visit opens on the course text's CNN, exactly as the preset has it
+            settings = ex.from_preset("course_cnn", settings)
         st.session_state[SETTINGS] = settings.to_dict()
         st.session_state["lab_url_skipped"] = skipped
         st.session_state["lab_preset"] = "course_cnn" if not st.query_params else "custom"
@@ -183,7 +185,7 @@ else:
     st.dataframe(
         [{"layer": r.name, "type": r.kind, "output shape": str(r.batch_shape).replace("None", "None (batch)", 1),
           "parameters": r.params, "how the count is made": r.formula} for r in rows],
-        hide_index=True, width="stretch", key="lab_table",
+        hide_index=True, width="stretch", key="lab_table", height=len(rows) * 35 + 3,  # every row, no inner scroll
     )
     st.caption("The first axis is the batch: Keras leaves it open (None) so the same model takes one digit or 10,000.")
 

@@ -111,7 +111,7 @@ c3.metric("Prediction for the input digit", int(stage.array[0].argmax()),
           help=f"{digit.description}; probability {stage.array[0].max():.1%}")
 
 st.subheader("Layer by layer (as `model.summary()` reports it)")
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=(len(rows) + 1) * 35 + 3,
              column_config={"Parameters": st.column_config.NumberColumn(format="localized")})
 st.caption(
     "Shapes and counts are read from the real Keras layers (`layer.output.shape`, `layer.count_params()`); "

@@ -92,6 +92,8 @@ def test_a_bad_local_data_path_is_reported_on_the_home_page(kind, tmp_path, monk
     assert f"the data source {source!r} could not be used" in why, why
     assert "using the bundled sample" in why
     assert "bundled sample" in _text(at.markdown)
+    assert any("MNISTVIZ_DATA could not be used" in w.value for w in at.warning)
+    assert not any("Offline mode" in i.value for i in at.info)  # the cause is the path, not the network
 
 
 # --- server settings ---------------------------------------------------------------------------
