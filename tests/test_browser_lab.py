@@ -52,6 +52,9 @@ def lab(browser, app_url):
     page = open_page(browser, app_url, LAB)
     settle(page)
     page.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
+    page.wait_for_function(  # the grid fills its accessible table asynchronously, after the run ends
+        """() => [...document.querySelectorAll('[data-testid="stDataFrame"] tbody tr')].some(
+               tr => tr.cells[0] && tr.cells[0].textContent === 'conv1')""", timeout=60_000)
     yield page
     page.close()
 
