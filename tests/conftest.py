@@ -108,6 +108,14 @@ def browser():
 
 
 @pytest.fixture(scope="session")
+def model():
+    """The shipped default model (read-only: tests never train or mutate it)."""
+    from mnistviz import pretrained
+
+    return pretrained.load_default_model()
+
+
+@pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnistviz import activations, attribution, data, pretrained
-
-
-@pytest.fixture(scope="module")
-def model():
-    return pretrained.load_default_model()
+from mnistviz import activations, attribution, data
 
 
 @pytest.fixture(scope="module")

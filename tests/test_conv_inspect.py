@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 
 import mnistviz  # noqa: F401
-from mnistviz import activations, conv_inspect as ci, data, pretrained
-
-
-@pytest.fixture(scope="module")
-def model():
-    return pretrained.load_default_model()
+from mnistviz import activations, conv_inspect as ci, data
 
 
 @pytest.fixture(scope="module")
