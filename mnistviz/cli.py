@@ -141,6 +141,7 @@ def cmd_train(args) -> dict:
         "command": "python -m mnistviz " + " ".join(sys.argv[1:]) if sys.argv else "",
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": platform.python_version()},
         "params": int(result.model.count_params()),
+        "arithmetic": training.compute_dtype(options) or "float32",
     }
     if not args.all_data:
         ev = evaluate(result.model, ds.x_test, ds.y_test)

@@ -6,9 +6,13 @@ A grid of feature maps is ONE image (a tiled mosaic sent as a PNG through
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+from PIL import Image
 
 SEQUENTIAL = "Viridis"  # activations: 0 is dark, strong is bright
 DIVERGING = "RdBu_r"  # kernels and weights: blue negative, white 0, red positive
@@ -48,9 +52,25 @@ def tile(maps: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: flo
     return out
 
 
-def _to_uint8(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    scaled = (np.nan_to_num(z, nan=lo) - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
+def png_data_uri(rgb: np.ndarray) -> str:
+    """A uint8 ``(H, W, 3)`` (or ``(H, W)``) picture → a ``data:image/png`` URI (fast, light compression)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def picture(rgb: np.ndarray, title: str | None = None, height: int | None = None, upscale: int = 1) -> go.Figure:
+    """A uint8 picture as one PNG image trace (no hover), each pixel drawn as ``upscale``² screen pixels.
+
+    Built with ``go.Image`` directly: Plotly Express' ``imshow`` costs tens of milliseconds a
+    figure, which a live page pays on every stroke.
+    """
+    if upscale > 1:
+        rgb = np.repeat(np.repeat(rgb, upscale, axis=0), upscale, axis=1)
+    fig = go.Figure(go.Image(source=png_data_uri(rgb), hoverinfo="skip"))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return _compact(fig, height, title)
 
 
 def mosaic(maps: np.ndarray, cols: int | None = None, title: str | None = None, height: int | None = None,
@@ -69,13 +89,7 @@ def mosaic(maps: np.ndarray, cols: int | None = None, title: str | None = None, 
         peak = float(np.max(np.abs(maps))) or 1.0
         norm = maps / peak
     tiled = tile(np.clip(norm, 0, 1), cols)
-    if upscale > 1:
-        tiled = np.kron(tiled, np.ones((upscale, upscale), np.float32))
-    rgb = _viridis_rgb(tiled)
-    fig = px.imshow(rgb, binary_string=True)
-    fig.update_traces(hoverinfo="skip", hovertemplate=None)
-    fig.update_xaxes(showticklabels=False, showgrid=False).update_yaxes(showticklabels=False, showgrid=False)
-    return _compact(fig, height, title)
+    return picture(_viridis_rgb(tiled), title=title, height=height, upscale=upscale)
 
 
 _VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
@@ -95,14 +109,21 @@ def _viridis_rgb(z: np.ndarray) -> np.ndarray:
 
 def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, height: int = 300,
             text: bool = False, hover: str = "value %{z:.3f}") -> go.Figure:
-    """A single matrix as a heatmap with values on hover (diverging scale centred on 0 for weights)."""
+    """A single matrix as a heatmap with values on hover (diverging scale centred on 0 for weights).
+
+    Row 0 at the top and square cells, as an image; built with ``go.Heatmap`` directly (a live page
+    draws these on every stroke, and Plotly Express adds ~10 ms a figure).
+    """
     z = np.asarray(z, dtype=np.float32)
-    kwargs = dict(color_continuous_scale=DIVERGING if diverging else SEQUENTIAL, aspect="equal")
+    kwargs = dict(colorscale=DIVERGING if diverging else SEQUENTIAL)
     if diverging:
         m = float(np.max(np.abs(z))) or 1.0
         kwargs.update(zmin=-m, zmax=m)
-    fig = px.imshow(z, text_auto=".2f" if text else False, **kwargs)
-    fig.update_traces(hovertemplate=f"row %{{y}}, col %{{x}}<br>{hover}<extra></extra>")
+    if text:
+        kwargs.update(texttemplate="%{z:.2f}")
+    fig = go.Figure(go.Heatmap(z=z, hovertemplate=f"row %{{y}}, col %{{x}}<br>{hover}<extra></extra>", **kwargs))
+    fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
     return _compact(fig, height, title)
 
 

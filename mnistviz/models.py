@@ -90,6 +90,12 @@ class TrainOptions:
     n_train: int | None = None  # use only the first n training images (None: all)
     validation_fraction: float = 0.1
     seed: int = 42
+    # "float32", or "auto": bfloat16 arithmetic (float32 weights) where the CPU computes bfloat16
+    # natively, which about halves training time there. Only for a process of its own (the CLI):
+    # Keras keeps its bfloat16 autocast switch in global state that keras.backend.clear_session()
+    # wipes for every thread, and Streamlit calls that after each rerun of any session, so a
+    # bfloat16 run inside the app would not be reproducible.
+    precision: str = "float32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,8 +125,8 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
     Preset("default", "Default model (course CNN, trained with augmentation)",
            "the course text's LeNet-style CNN, trained on the bundled sample with augmentation and a cosine schedule",
            COURSE_CNN,
-           TrainOptions(epochs=30, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", augment=True,
-                        validation_fraction=0.0, seed=7),
+           TrainOptions(epochs=16, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", augment=True,
+                        validation_fraction=0.0, seed=7, precision="auto"),
            3_274_634),
     Preset("course_cnn", "Course text: LeNet-style CNN",
            "course text (MNISTModel): 32@5×5 same → pool → 64@5×5 same → pool → dense 1024 → dropout 0.4 → 10",
@@ -272,40 +278,46 @@ def count_params(config: ModelConfig) -> int:
     return sum(r.params for r in layer_table(config))
 
 
-def build_model(config: ModelConfig, seed: int | None = None, name: str = "mnistviz_cnn"):
-    """Build (not compile) the Keras model for ``config``: flat ``(N, 784)`` in, ``(N, 10)`` probabilities out."""
+def build_model(config: ModelConfig, seed: int | None = None, name: str = "mnistviz_cnn", dtype: str | None = None):
+    """Build (not compile) the Keras model for ``config``: flat ``(N, 784)`` in, ``(N, 10)`` probabilities out.
+
+    ``dtype`` is a Keras dtype policy for every layer but the softmax, e.g. ``"mixed_bfloat16"``
+    for fast training (weights stay float32; the softmax always computes in float32).
+    """
     validate(config)
     import keras
     from keras import layers
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    d = {"dtype": dtype} if dtype else {}
     inputs = keras.Input(shape=(784,), name="pixels")
     x = inputs
     if config.convs:
-        x = layers.Reshape((INPUT_SIDE, INPUT_SIDE, 1), name="reshape")(x)
+        x = layers.Reshape((INPUT_SIDE, INPUT_SIDE, 1), name="reshape", **d)(x)
         n_pool = 0
         for i, spec in enumerate(config.convs, start=1):
             act = None if spec.batch_norm or spec.activation == "linear" else spec.activation
-            x = layers.Conv2D(spec.filters, spec.kernel_size, padding=spec.padding, activation=act, name=f"conv{i}")(x)
+            x = layers.Conv2D(spec.filters, spec.kernel_size, padding=spec.padding, activation=act, name=f"conv{i}",
+                              **d)(x)
             if spec.batch_norm:
-                x = layers.BatchNormalization(name=f"bn{i}")(x)
-                x = layers.Activation(spec.activation, name=f"act{i}")(x)
+                x = layers.BatchNormalization(name=f"bn{i}", **d)(x)
+                x = layers.Activation(spec.activation, name=f"act{i}", **d)(x)
             if spec.pool:
                 n_pool += 1
-                x = layers.MaxPooling2D((2, 2), strides=2, name=f"pool{n_pool}")(x)
-        x = layers.Flatten(name="flatten")(x)
+                x = layers.MaxPooling2D((2, 2), strides=2, name=f"pool{n_pool}", **d)(x)
+        x = layers.Flatten(name="flatten", **d)(x)
     for j, spec in enumerate(config.dense):
         dense_name, bn_name, act_name, drop_name = _dense_names(j)
         act = None if spec.batch_norm or spec.activation == "linear" else spec.activation
-        x = layers.Dense(spec.units, activation=act, name=dense_name)(x)
+        x = layers.Dense(spec.units, activation=act, name=dense_name, **d)(x)
         if spec.batch_norm:
-            x = layers.BatchNormalization(name=bn_name)(x)
-            x = layers.Activation(spec.activation, name=act_name)(x)
+            x = layers.BatchNormalization(name=bn_name, **d)(x)
+            x = layers.Activation(spec.activation, name=act_name, **d)(x)
         if spec.dropout > 0:
-            x = layers.Dropout(spec.dropout, name=drop_name)(x)
-    x = layers.Dense(config.num_classes, name="logits")(x)
-    outputs = layers.Softmax(name="softmax")(x)
+            x = layers.Dropout(spec.dropout, name=drop_name, **d)(x)
+    x = layers.Dense(config.num_classes, name="logits", **d)(x)
+    outputs = layers.Softmax(name="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -1,8 +1,9 @@
 """The default model shipped inside the package, and how it was made.
 
-It was trained only on the bundled sample by ``python -m mnistviz train --preset default --all-data
---out mnistviz/assets/default_model.keras`` (deterministic: fixed seed, CPU). Its metadata
-(``default_model.json``) records the command, the options, the training time and checksum.
+It was trained on the bundled sample's 8,000 training digits by ``python -m mnistviz train
+--preset default --out mnistviz/assets/default_model.keras`` (fixed seed, CPU; about 40 s on two
+cores), which also scores it on the 2,000 held-out digits. Its metadata (``default_model.json``)
+records the command, the options, the training time, that held-out accuracy and the checksum.
 """
 
 from __future__ import annotations

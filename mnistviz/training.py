@@ -116,6 +116,30 @@ def _augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int)
     return ds.prefetch(2)
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), read from ``/proc/cpuinfo``."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def compute_dtype(options: TrainOptions) -> str | None:
+    """The Keras dtype policy a run trains with: ``"mixed_bfloat16"`` or ``None`` (float32)."""
+    if options.precision == "float32":
+        return None
+    if options.precision == "mixed_bfloat16" or (options.precision == "auto" and native_bfloat16()):
+        return "mixed_bfloat16"
+    if options.precision != "auto":
+        raise ValueError(f"unknown precision {options.precision!r}")
+    return None
+
+
 def make_optimizer(options: TrainOptions, total_steps: int):
     import keras
 
@@ -164,7 +188,8 @@ def train(
         raise ValueError("no training images")
 
     keras.utils.set_random_seed(options.seed)
-    model = build_model(config)
+    dtype = compute_dtype(options)
+    model = build_model(config, dtype=dtype)
     batch_size = int(min(options.batch_size, len(x)))
     steps = -(-len(x) // batch_size)
     model.compile(optimizer=make_optimizer(options, steps * options.epochs),
@@ -182,6 +207,14 @@ def train(
     else:
         hist = model.fit(x, y, batch_size=batch_size, epochs=options.epochs, shuffle=True,
                          validation_data=val, callbacks=callbacks, verbose=0)
+    if dtype is not None:
+        # The weights are float32 already; only the arithmetic was bfloat16. Every page and the store
+        # get the plain float32 model.
+        trained = model
+        model = build_model(config)
+        model.set_weights(trained.get_weights())
+        model.compile(optimizer=make_optimizer(options, steps * options.epochs),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     cancelled = bool(report and report.cancelled)

@@ -134,3 +134,52 @@ def test_streamlit_style_clear_session_in_another_thread_does_not_disturb_traini
         t.join()
     assert len(calls) > 3
     assert all(np.array_equal(a, b) for a, b in zip(reference, disturbed.model.get_weights()))
+
+
+def test_precision_setting_resolves_to_a_keras_dtype_policy():
+    assert TrainOptions().precision == "float32"  # what the lab trains with, inside the Streamlit server
+    assert models.PRESETS["default"].train.precision == "auto"  # the CLI recipe of the shipped model
+    assert training.compute_dtype(TrainOptions(precision="float32")) is None
+    assert training.compute_dtype(TrainOptions(precision="mixed_bfloat16")) == "mixed_bfloat16"
+    auto = training.compute_dtype(TrainOptions(precision="auto"))
+    assert auto == ("mixed_bfloat16" if training.native_bfloat16() else None)
+    with pytest.raises(ValueError):
+        training.compute_dtype(TrainOptions(precision="float8"))
+
+
+def test_bfloat16_training_learns_and_hands_back_a_float32_model(sample):
+    opts = TrainOptions(epochs=2, batch_size=40, learning_rate=0.01, validation_fraction=0.0, seed=3,
+                        precision="mixed_bfloat16")
+    r = training.train(TINY, sample.x_train[:600], sample.y_train[:600], opts)
+    assert {layer.dtype_policy.name for layer in r.model.layers} == {"float32"}
+    assert all(w.dtype == np.float32 for w in r.model.get_weights())
+    acc = np.mean(activations.probabilities(r.model, sample.x_test[:300]).argmax(1) == sample.y_test[:300])
+    assert acc > 0.5
+    again = training.train(TINY, sample.x_train[:600], sample.y_train[:600], opts)
+    assert all(np.array_equal(a, b) for a, b in zip(r.model.get_weights(), again.model.get_weights()))
+
+
+def test_mixed_model_keeps_the_softmax_in_float32():
+    m = models.build_model(TINY, dtype="mixed_bfloat16")
+    assert m.get_layer("conv1").compute_dtype == "bfloat16" and m.get_layer("conv1").variable_dtype == "float32"
+    assert m.get_layer("softmax").compute_dtype == "float32"
+    assert m.count_params() == models.build_model(TINY).count_params()
+
+
+def test_compiled_paths_agree_for_any_batch_size_and_survive_clear_session(sample):
+    """Small batches go through the XLA-compiled pass (padded to a power of two), big ones through the
+    plain compiled pass; both must give Keras' numbers, also right after Streamlit-style clear_session."""
+    import keras
+
+    r = training.train(TINY, sample.x_train[:200], sample.y_train[:200], TrainOptions(epochs=1, batch_size=50))
+    runner = activations.runner_for(r.model)
+    x = sample.x_test[:300]
+    reference = r.model.predict(data.model_input(x), verbose=0)
+    for n in (1, 3, 64, 129, 300):  # 3 → padded to 4; 129 and 300 take the plain path
+        np.testing.assert_allclose(activations.probabilities(r.model, x[:n]), reference[:n], atol=1e-5)
+    keras.backend.clear_session()
+    three = activations.stages(r.model, x[:3])
+    assert three[1].shape == (3, 28, 28, 4) and three[-1].shape == (3, 10)
+    np.testing.assert_allclose(three[-1].array, reference[:3], atol=1e-5)
+    assert runner.xla  # the chain models of mnistviz.models all compile with XLA
+    assert [activations._bucket(n) for n in (1, 2, 3, 64, 65)] == [1, 2, 4, 64, 128]
