@@ -52,11 +52,16 @@ def tile(maps: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: flo
     return out
 
 
-def png_data_uri(rgb: np.ndarray) -> str:
-    """A uint8 ``(H, W, 3)`` (or ``(H, W)``) picture → a ``data:image/png`` URI (fast, light compression)."""
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """A uint8 ``(H, W, 3)`` (or ``(H, W)``) picture → PNG bytes (fast, light compression)."""
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    """A uint8 picture → a ``data:image/png`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
 
 
 def picture(rgb: np.ndarray, title: str | None = None, height: int | None = None, upscale: int = 1) -> go.Figure:
@@ -73,23 +78,32 @@ def picture(rgb: np.ndarray, title: str | None = None, height: int | None = None
     return _compact(fig, height, title)
 
 
-def mosaic(maps: np.ndarray, cols: int | None = None, title: str | None = None, height: int | None = None,
-           per_map_scale: bool = True, upscale: int = 4) -> go.Figure:
-    """All channels of ``(H, W, C)`` as one light image (PNG, viridis), each map scaled to its own max.
+def mosaic_rgb(maps: np.ndarray, cols: int | None = None, per_map_scale: bool = True, upscale: int = 1) -> np.ndarray:
+    """All channels of ``(H, W, C)`` tiled into one uint8 RGB picture (viridis), each map scaled to its own max.
 
-    Each map is normalised to its own [0, max] so weak filters stay visible; borders are dark grey.
+    Each map is normalised to its own [0, max] so weak filters stay visible; borders are dark grey
+    (NaN cells too); every pixel is repeated ``upscale``×``upscale`` so small maps stay sharp.
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim == 2:
         maps = maps[..., None]
     if per_map_scale:
-        peak = np.max(np.abs(maps), axis=(0, 1), keepdims=True)
+        peak = np.nanmax(np.abs(maps), axis=(0, 1), keepdims=True)
         norm = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+        norm[np.isnan(maps)] = np.nan
     else:
-        peak = float(np.max(np.abs(maps))) or 1.0
+        peak = float(np.nanmax(np.abs(maps))) or 1.0
         norm = maps / peak
-    tiled = tile(np.clip(norm, 0, 1), cols)
-    return picture(_viridis_rgb(tiled), title=title, height=height, upscale=upscale)
+    rgb = _viridis_rgb(tile(np.clip(norm, 0, 1), cols))
+    if upscale > 1:
+        rgb = np.repeat(np.repeat(rgb, upscale, axis=0), upscale, axis=1)
+    return rgb
+
+
+def mosaic(maps: np.ndarray, cols: int | None = None, title: str | None = None, height: int | None = None,
+           per_map_scale: bool = True, upscale: int = 4) -> go.Figure:
+    """``mosaic_rgb`` as one light Plotly image (a PNG; no per-pixel hover)."""
+    return picture(mosaic_rgb(maps, cols, per_map_scale), title=title, height=height, upscale=upscale)
 
 
 _VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],

@@ -85,20 +85,23 @@ def show_steps(r: PreprocessResult) -> None:
         (r.image, "4 · Centred in 28×28: the model's input"),
     ]
     for col, (img, caption) in zip(st.columns(4), steps):
-        col.image(pixels(img), caption=caption, width=STEP_SIDE, clamp=True)
+        col.image(pixels(img), caption=caption, width=STEP_SIDE, clamp=True, output_format="PNG")
 
 
 def show_network(stages: list[activations.Stage]) -> None:
     """Compact strips of every conv/pool stage, the dense layers and the softmax, each with its lesson."""
     st.subheader("What the network sees")
-    st.caption("Each filter's map is scaled to its own strongest value: bright = that filter responds strongly there.")
+    st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
+               "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
     maps = [s for s in stages if s.kind in STAGE_PAGES]
     for start in range(0, len(maps), 4):
         row = maps[start:start + 4]
         for col, s in zip(st.columns(4), row):
             _, h, w, c = s.shape
-            col.plotly_chart(figures.mosaic(s.array[0], title=f"{s.name}: {c} maps of {h}×{w}", height=230),
-                             width="stretch", key=f"net_{s.name}")
+            # A plain image, not a Plotly chart: on a page redrawn at every stroke each chart costs the
+            # browser ~25 ms to draw, and these overview strips have no values to hover anyway.
+            col.image(figures.png_bytes(figures.mosaic_rgb(s.array[0], upscale=4)),
+                      caption=f"{s.name}: {c} maps of {h}×{w}", width="stretch", output_format="PNG")
             page, label = STAGE_PAGES[s.kind]
             col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
     dense = [s for s in stages if s.kind == "Dense" and s.name != "logits"]
@@ -110,9 +113,9 @@ def show_network(stages: list[activations.Stage]) -> None:
             side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
             grid = np.full(side * side * 4, np.nan, np.float32)
             grid[:len(v)] = v
-            st.plotly_chart(figures.mosaic(grid.reshape(side, side * 4, 1), upscale=3, height=170,
-                                           title=f"{s.name}: {len(v):,} units, {int((v > 0).sum()):,} active"),
-                            width="stretch", key=f"net_{s.name}")
+            st.image(figures.png_bytes(figures.mosaic_rgb(grid.reshape(side, side * 4, 1), upscale=6)),
+                     caption=f"{s.name}: {len(v):,} units, {int((v > 0).sum()):,} active (one square each)",
+                     width="stretch", output_format="PNG")
         link = st.columns(2)
         if flat is not None:
             link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
@@ -173,7 +176,7 @@ def nudge(model, image: np.ndarray) -> None:
     moved = attribution.nudge(image, angle=angle, dx=dx, dy=dy, thicken=thick)
     p = activations.probabilities(model, moved)[0]
     digit = int(p.argmax())
-    picture.image(pixels(moved), caption="Nudged input (28×28)", width=STEP_SIDE, clamp=True)
+    picture.image(pixels(moved), caption="Nudged input (28×28)", width=STEP_SIDE, clamp=True, output_format="PNG")
     picture.metric("Nudged prediction", str(digit), f"{p[digit]:.0%} sure", delta_color="off", delta_arrow="off")
     bars.plotly_chart(figures.probability_bars(p, height=260), width="stretch", key="nudge_bars")
 

@@ -157,7 +157,11 @@ def test_models_are_loaded_only_through_the_checked_loader_with_safe_mode():
                                                                          and k.value.value is False)
                                       for k in call.keywords):
                 found.append((path, call))
-    outside = [f"{p.relative_to(ROOT)}:{c.lineno} {_call_name(c)}" for p, c in found if p != allowed]
+    # The benchmark's "plain way" page is tutorial code on purpose (keras.models.load_model of the
+    # shipped file, with Keras' default safe_mode=True); it is not part of the app.
+    baseline = ROOT / "benchmarks" / "apps" / "plain.py"
+    outside = [f"{p.relative_to(ROOT)}:{c.lineno} {_call_name(c)}" for p, c in found
+               if p != allowed and not (p == baseline and _call_name(c) == "keras.models.load_model" and not c.keywords)]
     assert not outside, f"models/pickles loaded outside mnistviz/store.py: {outside}"
     inside = [c for p, c in found if p == allowed]
     assert len(inside) == 1 and _call_name(inside[0]) == "keras.saving.load_model"
