@@ -46,12 +46,12 @@ with c2.container(border=True):
     st.markdown(" → ".join(r.name for r in rows[1:]))
     st.caption(f"{models.count_params(config):,} parameters.")
     if am.id == "default" and meta:
-        scored = (f" It gets **{meta['test_accuracy']:.2%}** of the {meta.get('test_label', 'held-out digits')} right."
-                  if "test_accuracy" in meta else "")
+        scored = (f" On the sample's held-out digits it gets **{meta['test_accuracy']:.2%}** right (sample "
+                  "validation accuracy)." if "test_accuracy" in meta else "")
         st.caption(
             f"Trained on {meta.get('n_train_images', 8000):,} digits of the bundled sample "
-            f"({meta.get('epochs_done', '?')} epochs with small random rotations, shifts and zooms); the test "
-            f"digits shown in the walkthrough are ones it never saw.{scored}"
+            f"({meta.get('epochs_done', '?')} epochs with small random rotations, shifts and zooms). It never saw "
+            f"the test digits the walkthrough shows.{scored}"
         )
 
 st.subheader("Where to start")
