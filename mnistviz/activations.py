@@ -86,8 +86,10 @@ class StageRunner:
         """``fast`` (XLA) on a zero-padded small batch, else ``plain``; NumPy outputs of ``len(xb)`` rows."""
         n = len(xb)
         if self.xla and 0 < n <= JIT_MAX_BATCH:
-            padded = xb if _bucket(n) == n else np.zeros((_bucket(n), xb.shape[1]), np.float32)
-            padded[:n] = xb
+            padded = xb
+            if _bucket(n) != n:
+                padded = np.zeros((_bucket(n), xb.shape[1]), np.float32)
+                padded[:n] = xb
             try:
                 out = fast(padded)
             except Exception:  # an op XLA cannot compile on this machine: stay on the plain path

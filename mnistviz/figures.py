@@ -1,7 +1,8 @@
 """Plotly figures shared by the pages (no streamlit here): a digit heatmap, a feature-map mosaic, probability bars.
 
-A grid of feature maps is ONE image (a tiled mosaic sent as a PNG through
-``binary_string=True``), not one figure per map: a rerun stays small.
+A grid of feature maps is ONE picture (``mosaic_rgb``, a tiled mosaic sent as a PNG), not one
+figure per map: a rerun stays small. ``mosaic`` wraps it in a Plotly image; a live page can show
+the picture itself with ``st.image(png_bytes(...))``, which the browser draws far faster.
 """
 
 from __future__ import annotations
