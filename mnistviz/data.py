@@ -14,6 +14,7 @@ Sources:
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import socket
 import struct
@@ -270,3 +271,10 @@ def model_input(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint8:
         x = scale(x)
     return flatten(x.astype(np.float32, copy=False).reshape(-1, 28, 28))
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The array as the bytes of a ``.npy`` file (``np.load`` reads it back), e.g. for a download button."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array))
+    return buf.getvalue()

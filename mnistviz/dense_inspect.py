@@ -8,7 +8,6 @@ a block ``(H, W, C)`` such as pool2's ``(7, 7, 64)`` flattens to ``H·W·C`` val
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
@@ -197,16 +196,6 @@ def softmax_terms(logits: np.ndarray, max_plain: float = 60.0) -> SoftmaxTerms:
     shift = float(z.max()) if np.abs(z).max() > max_plain else 0.0
     e = np.exp(z - shift)
     return SoftmaxTerms(z, shift, e, float(e.sum()), e / e.sum())
-
-
-# --- downloads ---------------------------------------------------------------------------------------
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    """The array as the bytes of a ``.npy`` file (``np.load`` reads it back)."""
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array))
-    return buf.getvalue()
 
 
 # --- Plotly figures for these pages ----------------------------------------------------------------

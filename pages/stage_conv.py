@@ -1,12 +1,12 @@
 """Stage 3 · Convolution: every kernel beside the map it makes, one output pixel's arithmetic, random vs trained, filters off."""
 
-import io
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
+from mnistviz import data as mdata
 from pages.shared import input_picker, model_picker, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
@@ -30,12 +30,6 @@ def with_box(fig: go.Figure, r0: int, c0: int, size_r: int, size_c: int, colour:
     fig.add_shape(type="rect", x0=c0 - 0.5, x1=c0 + size_c - 0.5, y0=r0 - 0.5, y1=r0 + size_r - 0.5,
                   line=dict(color=colour, width=3))
     return fig
-
-
-def npy_bytes(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
 
 
 digit = input_picker()
@@ -200,7 +194,7 @@ if off:
 else:
     o2.info("Pick one or more filters to switch off.")
 
-st.download_button(f"Download {name}'s output {tuple(out.shape)} as .npy", npy_bytes(out.array),
+st.download_button(f"Download {name}'s output {tuple(out.shape)} as .npy", mdata.npy_bytes(out.array),
                    file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
                    key="conv_download")
 st.page_link("pages/stage_pool.py", label="Next: 4 · Max pooling", icon=":material/arrow_forward:")

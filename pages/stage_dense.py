@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations
+from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
 from pages.shared import input_picker, model_picker, stage_header
@@ -161,10 +162,10 @@ with u2:
         st.caption("Each small map pairs with the same channel of the block on the Flatten page.")
 
 st.download_button(
-    f"Download the {block.output} activations {out_stage.shape} as .npy", di.npy_bytes(out_stage.array),
+    f"Download the {block.output} activations {out_stage.shape} as .npy", mdata.npy_bytes(out_stage.array),
     file_name=f"{block.output}.npy", mime="application/octet-stream", icon=":material/download:", key="dl_dense")
 st.download_button(
-    f"Download unit #{unit}'s weights {w_unit.shape} as .npy", di.npy_bytes(w_unit),
+    f"Download unit #{unit}'s weights {w_unit.shape} as .npy", mdata.npy_bytes(w_unit),
     file_name=f"{block.dense}_unit{unit}_weights.npy", mime="application/octet-stream", icon=":material/download:",
     key="dl_unit")
 

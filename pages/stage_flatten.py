@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations
+from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
 from pages.shared import input_picker, model_picker, stage_header
@@ -114,7 +115,7 @@ st.caption(
 )
 
 st.download_button(
-    f"Download the flattened vector {flat_stage.shape} as .npy", di.npy_bytes(flat_stage.array),
+    f"Download the flattened vector {flat_stage.shape} as .npy", mdata.npy_bytes(flat_stage.array),
     file_name=f"{flat_stage.name}.npy", mime="application/octet-stream", icon=":material/download:")
 
 st.divider()

@@ -1,21 +1,15 @@
 """Stage 4 · Max pooling: every 2×2 window keeps its largest value, so each map halves; why padding uses −∞."""
 
-import io
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
+from mnistviz import data as mdata
 from pages.shared import input_picker, model_picker, stage_header
 
 COLS = 8
-
-
-def npy_bytes(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
 
 
 def windows_figure(fmap: np.ndarray, pooled: conv_inspect.Pooled, size: int, title: str) -> go.Figure:
@@ -98,7 +92,7 @@ else:
     m2.plotly_chart(figures.mosaic(after.array[0], cols=COLS, title=f"{name}: {after.shape[1]}×{after.shape[2]} × {n_ch}",
                                    height=grid_h), width="stretch", key="pool_mosaic_after")
     st.caption("Same order in both grids. The pooled maps are coarser but keep every bright spot.")
-    st.download_button(f"Download {name}'s output {tuple(after.shape)} as .npy", npy_bytes(after.array),
+    st.download_button(f"Download {name}'s output {tuple(after.shape)} as .npy", mdata.npy_bytes(after.array),
                        file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
                        key="pool_download")
 

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from mnistviz import activations, figures
+from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
 from pages.shared import input_picker, model_picker, stage_header
@@ -103,10 +104,10 @@ l1.metric("Loss for this input", f"{loss:.4g}")
 l2.metric("If certain and right", "0")
 l3.metric("If it guessed 1 in 10", f"{np.log(10):.4f}", help="−log(0.1): ten equal probabilities")
 
-st.download_button(f"Download the logits {logit_stage.shape} as .npy", di.npy_bytes(logit_stage.array),
+st.download_button(f"Download the logits {logit_stage.shape} as .npy", mdata.npy_bytes(logit_stage.array),
                    file_name=f"{logit_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
                    key="dl_logits")
-st.download_button(f"Download the probabilities {soft_stage.shape} as .npy", di.npy_bytes(soft_stage.array),
+st.download_button(f"Download the probabilities {soft_stage.shape} as .npy", mdata.npy_bytes(soft_stage.array),
                    file_name=f"{soft_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
                    key="dl_softmax")
 

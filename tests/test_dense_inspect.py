@@ -143,7 +143,7 @@ def test_hidden_dense_blocks_and_incoming_shapes():
 def test_npy_bytes_round_trip(tmp_path):
     a = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
     path = tmp_path / "a.npy"
-    path.write_bytes(di.npy_bytes(a))
+    path.write_bytes(data.npy_bytes(a))
     assert np.array_equal(np.load(path), a)
 
 
