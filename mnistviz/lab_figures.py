@@ -7,6 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from . import figures
+
 TRAIN_COLOR = "#3b5bdb"
 VAL_COLOR = "#e8590c"
 
@@ -104,15 +106,12 @@ def digit_gallery(images: np.ndarray, captions: list[str], cols: int = 6, title:
         r, c = divmod(k, cols)
         y0, x0 = r * cell_h + pad, c * cell_w + 1
         canvas[y0:y0 + 28, x0:x0 + 28] = 1.0 - imgs[k]  # dark ink on white reads like paper
-    big = np.kron(canvas, np.ones((scale, scale), np.float32))
-    fig = px.imshow(np.rint(big * 255).astype(np.uint8), binary_string=True)
-    fig.update_traces(hoverinfo="skip", hovertemplate=None)
+    fig = figures.picture(np.rint(canvas * 255).astype(np.uint8), upscale=scale)
     for k, cap in enumerate(captions[:n]):
         r, c = divmod(k, cols)
         color = "#c92a2a" if (bad[k] if bad is not None else False) else "#212529"
         fig.add_annotation(x=(c * cell_w + 1 + 14) * scale, y=(r * cell_h + pad / 2) * scale, text=cap,
                            showarrow=False, font=dict(size=12, color=color), yanchor="middle")
-    fig.update_xaxes(showticklabels=False, showgrid=False).update_yaxes(showticklabels=False, showgrid=False)
     fig.update_layout(height=rows * cell_h * scale + (50 if title else 10), margin=dict(l=0, r=0, t=40 if title else 0, b=0),
                       title=title)
     return fig

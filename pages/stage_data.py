@@ -1,7 +1,6 @@
 """Stage 1 · Data: one digit as 784 numbers, scaled to [0, 1], its label as a one-hot vector, and the data set."""
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -71,11 +70,10 @@ with left:
         st.session_state["data_sample_seed"] = seed
     maps = conv_inspect.samples_per_class(ds.x_train, ds.y_train, per_class=12, seed=seed)
     grid = figures.tile(maps, cols=12, pad=2, pad_value=40.0)
-    fig = px.imshow(grid, binary_string=True, zmin=0, zmax=255)
-    fig.update_traces(hoverinfo="skip", hovertemplate=None)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(tickvals=[i * 30 + 14 for i in range(10)], ticktext=[str(d) for d in range(10)], title="digit")
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), title="12 random training digits per class")
+    fig = figures.picture(np.clip(grid, 0, 255).astype(np.uint8), title="12 random training digits per class",
+                          height=420)
+    fig.update_yaxes(showticklabels=True, tickvals=[i * 30 + 14 for i in range(10)], ticktext=[str(d) for d in range(10)],
+                     title="digit")
     st.plotly_chart(fig, width="stretch", key="data_samples")
 with right:
     counts_train = np.bincount(ds.y_train, minlength=10)
