@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .figures import compact, tile
+
 # --- flatten: index k ↔ (row, col, channel) ------------------------------------------------------
 
 
@@ -201,11 +203,6 @@ def softmax_terms(logits: np.ndarray, max_plain: float = 60.0) -> SoftmaxTerms:
 # --- Plotly figures for these pages ----------------------------------------------------------------
 # (Kept here because they need the index logic above; candidates for mnistviz.figures.)
 
-def _layout(fig, title: str | None, height: int):
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    return fig
-
-
 def flatten_strip_figure(flat: np.ndarray, hwc: tuple[int, int, int], k: int | None = None,
                          title: str | None = None, height: int = 520):
     """The flattened vector as ONE heatmap ``(H·W, C)``: row = pixel position row·W + col, column = channel.
@@ -231,7 +228,7 @@ def flatten_strip_figure(flat: np.ndarray, hwc: tuple[int, int, int], k: int | N
         r, q = divmod(int(k), c)
         fig.add_shape(type="rect", x0=q - 0.5, x1=q + 0.5, y0=r - 0.5, y1=r + 0.5,
                       line=dict(color="#ff2d55", width=3))
-    return _layout(fig, title, height)
+    return compact(fig, height, title)
 
 
 def tile_coordinates(hwc: tuple[int, int, int], cols: int, pad: int = 1) -> np.ndarray:
@@ -258,7 +255,6 @@ def block_mosaic_figure(block: np.ndarray, highlight: tuple[int, int, int] | Non
     """
     import plotly.graph_objects as go
 
-    from .figures import tile
 
     block = np.asarray(block, np.float32)
     if block.ndim == 2:
@@ -288,7 +284,7 @@ def block_mosaic_figure(block: np.ndarray, highlight: tuple[int, int, int] | Non
                       line=dict(color="#ffffff", width=1.5))
         fig.add_shape(type="rect", x0=x + q - 0.5, x1=x + q + 0.5, y0=y + r - 0.5, y1=y + r + 0.5,
                       line=dict(color="#ff2d55", width=3))
-    return _layout(fig, title, height)
+    return compact(fig, height, title)
 
 
 def unit_grid_figure(values: np.ndarray, title: str | None = None, height: int = 420, zmax: float | None = None,
@@ -314,7 +310,7 @@ def unit_grid_figure(values: np.ndarray, title: str | None = None, height: int =
                      constrain="domain")
     fig.update_xaxes(title=f"unit mod {cols}", showgrid=False, zeroline=False, constrain="domain")
     fig.update_layout(plot_bgcolor="#c8c8c8")
-    return _layout(fig, title, height)
+    return compact(fig, height, title)
 
 
 def sorted_bars_figure(values: np.ndarray, title: str | None = None, height: int = 260, value_name: str = "activation"):
@@ -329,7 +325,7 @@ def sorted_bars_figure(values: np.ndarray, title: str | None = None, height: int
     fig.update_layout(bargap=0)
     fig.update_xaxes(title="units, strongest first")
     fig.update_yaxes(title=value_name)
-    return _layout(fig, title, height)
+    return compact(fig, height, title)
 
 
 def logit_bars_figure(logits: np.ndarray, title: str | None = None, height: int = 260):
@@ -346,4 +342,4 @@ def logit_bars_figure(logits: np.ndarray, title: str | None = None, height: int 
     pad = 0.15 * (float(np.abs(z).max()) or 1.0)
     fig.update_yaxes(title="logit (any real number)", range=[min(0.0, z.min()) - pad, max(0.0, z.max()) + pad])
     fig.update_xaxes(title="digit", type="category")
-    return _layout(fig, title, height)
+    return compact(fig, height, title)

@@ -20,7 +20,8 @@ DIVERGING = "RdBu_r"  # kernels and weights: blue negative, white 0, red positiv
 INK = "gray"  # digits: black background, white ink as in MNIST
 
 
-def _compact(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
+def compact(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
+    """Thin margins (room for a title only when there is one), and the height when given."""
     fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title)
     if height:
         fig.update_layout(height=height)
@@ -35,7 +36,7 @@ def digit_heatmap(image: np.ndarray, title: str | None = None, height: int = 320
     fig = px.imshow(z, color_continuous_scale=INK, zmin=0, zmax=255 if scale_255 else 1.0, aspect="equal")
     fig.update_traces(hovertemplate="row %{y}, col %{x}<br>value %{z}<extra></extra>")
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
-    return _compact(fig, height, title)
+    return compact(fig, height, title)
 
 
 def tile(maps: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: float = np.nan) -> np.ndarray:
@@ -76,7 +77,7 @@ def picture(rgb: np.ndarray, title: str | None = None, height: int | None = None
     fig = go.Figure(go.Image(source=png_data_uri(rgb), hoverinfo="skip"))
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return _compact(fig, height, title)
+    return compact(fig, height, title)
 
 
 def mosaic_rgb(maps: np.ndarray, cols: int | None = None, per_map_scale: bool = True, upscale: int = 1) -> np.ndarray:
@@ -139,7 +140,7 @@ def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, he
     fig = go.Figure(go.Heatmap(z=z, hovertemplate=f"row %{{y}}, col %{{x}}<br>{hover}<extra></extra>", **kwargs))
     fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
-    return _compact(fig, height, title)
+    return compact(fig, height, title)
 
 
 def probability_bars(proba: np.ndarray, title: str | None = None, height: int = 260,
@@ -155,4 +156,4 @@ def probability_bars(proba: np.ndarray, title: str | None = None, height: int = 
                            hovertemplate="digit %{x}: %{y:.4f}<extra></extra>"))
     fig.update_yaxes(range=[0, 1.15], title="probability", tickformat=".0%")
     fig.update_xaxes(title="digit", type="category")
-    return _compact(fig, height, title)
+    return compact(fig, height, title)
