@@ -265,6 +265,16 @@ def bench_browser(strokes: int) -> dict:
     return out
 
 
+def _draw_in_new_session(browser, url: str, k: int):
+    """A new browser session opens the draw page, draws stroke ``k`` and waits for its prediction."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url + "/draw", wait_until="domcontentloaded")
+    _stroke(page, _canvas_box(page), k)
+    page.get_by_text("Prediction").first.wait_for(timeout=120000)
+    return ctx
+
+
 def bench_cold_start(extra_sessions: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -272,24 +282,11 @@ def bench_cold_start(extra_sessions: int) -> dict:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         server = Server("app.py")
         try:
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = ctx.new_page()
-            page.goto(server.url + "/draw", wait_until="domcontentloaded")
-            box = _canvas_box(page)
-            _stroke(page, box, 0)
-            page.get_by_text("Prediction").first.wait_for(timeout=120000)
+            sessions = [_draw_in_new_session(browser, server.url, 0)]
             first = time.perf_counter() - server.t0
             time.sleep(2)
             rss1 = server.rss_mb()
-            pages = []
-            for _ in range(extra_sessions):
-                c = browser.new_context(viewport={"width": 1400, "height": 1000})
-                pg = c.new_page()
-                pg.goto(server.url + "/draw", wait_until="domcontentloaded")
-                b = _canvas_box(pg)
-                _stroke(pg, b, 1)
-                pg.get_by_text("Prediction").first.wait_for(timeout=120000)
-                pages.append(c)
+            sessions += [_draw_in_new_session(browser, server.url, 1) for _ in range(extra_sessions)]
             time.sleep(2)
             rss_n = server.rss_mb()
         finally:
