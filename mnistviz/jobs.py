@@ -9,14 +9,22 @@ Both use the model-store key of a request as its job id, so identical requests (
 training the same preset) train once and everybody following that id loads the result from the
 store. A session (an ``owner``) follows at most one live job. ``cancel`` detaches one owner; the
 training itself stops only when nobody follows it any more, so no session changes what another sees.
+
+- ``execute(request, report, store)`` does one job (both back ends call it): data, store lookup,
+  training, saving; it returns the final ``JobStatus`` and never raises for a training gone wrong.
+- ``training_queue()`` is the queue this process uses (RQ if ``MNISTVIZ_REDIS_URL`` is set).
+- ``check_cost`` applies the ceiling ``MNISTVIZ_TRAIN_MAX_COST`` on parameters × images × epochs.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Protocol
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol
 
 from .models import ModelConfig, TrainOptions
 
@@ -112,3 +120,272 @@ def train_slots() -> int:
     if raw.strip().isdigit() and int(raw) > 0:
         return int(raw)
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+# --- one job, run by either back end -----------------------------------------------------------
+
+REPORT_EVERY_S = 0.3  # at most about three progress reports a second (every epoch end is reported too)
+ESTIMATE_AFTER_BATCHES = 3  # the first batch compiles the model: estimate from the rate after it, once
+ESTIMATE_AFTER_S = 2.0  # a few batches and about two seconds have passed
+
+_DATA: dict[str, tuple[object, str]] = {}
+_DATA_LOCK = threading.Lock()
+
+
+def training_data(source: str):
+    """``(Dataset, data_id)`` for ``source`` (what ``data.load_data`` takes), loaded once per process.
+
+    The arrays are read-only: every job in this process shares the one copy."""
+    with _DATA_LOCK:
+        if source not in _DATA:
+            from .data import load_data
+            from .store import data_fingerprint
+
+            ds = load_data(source)
+            for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+                arr.setflags(write=False)
+            _DATA[source] = (ds, data_fingerprint(ds.x_train, ds.y_train))
+        return _DATA[source]
+
+
+class _Tracker:
+    """Turns ``training.Progress`` reports into ``JobStatus`` updates, with an honest time estimate."""
+
+    def __init__(self, status: JobStatus, report: Callable[[JobStatus], bool], clock=time.perf_counter):
+        self.status = status
+        self.report = report
+        self.clock = clock
+        self._last = -math.inf
+        self._first: tuple[int, float] | None = None  # (batches done, elapsed) at the end of the first batch
+        self.cancelled = False
+
+    def __call__(self, p) -> bool:
+        s = self.status
+        done = p.epoch * p.steps + p.batch + 1
+        if p.kind == "batch":
+            s.epoch, s.batch = p.epoch, p.batch  # where it really is (an epoch end after a cancel is not)
+            s.partial = {"epoch": p.epoch + (p.batch + 1) / p.steps, **p.logs}
+            if self._first is None:
+                self._first = (done, p.elapsed)
+        else:
+            s.epoch, s.batch = p.epoch, p.steps - 1
+            for k, v in p.logs.items():
+                s.history.setdefault(k, []).append(v)
+            s.partial = None
+        s.epochs, s.steps, s.elapsed = p.epochs, p.steps, p.elapsed
+        s.eta = self._estimate(done, p.epochs * p.steps, p.elapsed)
+        now = self.clock()
+        if p.kind == "epoch" or now - self._last >= REPORT_EVERY_S:
+            self._last = now
+            if self.report(replace(s, history={k: list(v) for k, v in s.history.items()})) is False:
+                self.cancelled = True
+        return not self.cancelled
+
+    def _estimate(self, done: int, total: int, elapsed: float) -> float:
+        """Seconds left from the rate since the first batch (which also compiled), or nan while too early."""
+        if self._first is None:
+            return math.nan
+        n0, t0 = self._first
+        if done - n0 < ESTIMATE_AFTER_BATCHES or elapsed - t0 < ESTIMATE_AFTER_S and done < total:
+            return math.nan
+        return (elapsed - t0) / (done - n0) * (total - done)
+
+
+def one_sentence(exc: BaseException) -> str:
+    """An exception as one sentence for the page."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"The training stopped with an error ({type(exc).__name__}: {text.rstrip('.')})."
+
+
+def execute(request: TrainRequest, report: Callable[[JobStatus], bool], store=None) -> JobStatus:
+    """Do one job: load the data, check ``data_id``, load the identical finished run from the store or
+    train and store it. ``report`` gets the running status at most a few times a second and at every
+    epoch end; it returns ``False`` to cancel. Returns the final status: ``finished`` (``loaded`` when
+    it came from the store), ``cancelled`` (where it stopped is in ``epoch``/``batch``) or ``failed``
+    with one sentence in ``error``. Never raises for a training that goes wrong."""
+    from .experiments import run_or_load
+    from .store import ModelStore
+
+    store = store if store is not None else ModelStore()
+    status = JobStatus(request.key, "running", epochs=request.options.epochs)
+    try:
+        ds, data_id = training_data(request.data_source)
+        if data_id != request.data_id:
+            return replace(status, state="failed", error=(
+                f"The trainer's data set ({request.data_source}) is not the one the page shows; "
+                "the server and the workers must use the same MNISTVIZ_DATA."))
+        tracker = _Tracker(status, report)
+        outcome = run_or_load(request.config, request.options, ds.x_train, ds.y_train, store, data_id,
+                              progress=tracker)
+    except Exception as exc:  # noqa: BLE001 - any failure of a training becomes a failed job with its reason
+        return replace(status, state="failed", error=one_sentence(exc), partial=None)
+    status = tracker.status
+    if outcome.cancelled:
+        return replace(status, state="cancelled", eta=math.nan)
+    return replace(status, state="finished", history=outcome.history, partial=None, loaded=outcome.loaded,
+                   seconds=outcome.seconds, eta=0.0, error=outcome.warning,
+                   epoch=max(0, outcome.epochs_done - 1), epochs=request.options.epochs)
+
+
+# --- the cost ceiling ---------------------------------------------------------------------------
+
+DEFAULT_MAX_COST = 4e12  # parameters × images × epochs: the default preset on all 60,000 digits fits
+FULL_TRAIN_IMAGES = 60_000  # "all images" is priced as full MNIST
+
+
+def max_cost() -> float:
+    """``MNISTVIZ_TRAIN_MAX_COST`` (parameters × images × epochs), else ``DEFAULT_MAX_COST``; 0 = no ceiling."""
+    try:
+        value = float(os.environ.get("MNISTVIZ_TRAIN_MAX_COST", "") or DEFAULT_MAX_COST)
+    except ValueError:
+        return DEFAULT_MAX_COST
+    return value if value >= 0 else DEFAULT_MAX_COST
+
+
+def training_cost(request: TrainRequest) -> tuple[int, int, int]:
+    """``(parameters, images, epochs)`` of a request."""
+    from .models import count_params
+
+    return count_params(request.config), request.options.n_train or FULL_TRAIN_IMAGES, request.options.epochs
+
+
+def check_cost(request: TrainRequest, ceiling: float | None = None) -> None:
+    """Raise ``TooCostly`` with a sentence naming the slider to move when the run is above the ceiling."""
+    ceiling = max_cost() if ceiling is None else ceiling
+    params, images, epochs = training_cost(request)
+    if not ceiling or params * images * epochs <= ceiling:
+        return
+    lead = (f"This run is too big for this server ({params:,} parameters × {images:,} images × {epochs} epochs "
+            f"is above its ceiling of {ceiling:.3g}): ")
+    if params * images <= ceiling:
+        raise TooCostly(lead + f"move the Epochs slider to {int(ceiling // (params * images))} or fewer.")
+    if params * 500 <= ceiling / epochs:
+        raise TooCostly(lead + f"move the Training images slider to {int(ceiling // (params * epochs)):,} or fewer.")
+    raise TooCostly(lead + "make the network smaller (fewer Filters or Units per dense layer).")
+
+
+# --- the embedded back end ----------------------------------------------------------------------
+
+KEEP_FINISHED = 256  # ended jobs remembered for late followers
+
+
+@dataclass
+class _Job:
+    request: TrainRequest
+    status: JobStatus
+    owners: set = field(default_factory=set)
+    thread: threading.Thread | None = None
+
+
+class EmbeddedQueue:
+    """Trainings in this server process: at most ``slots`` at once, the rest wait first in, first out.
+
+    ``runner`` does one job (``execute`` by default; tests pass a stand-in that fails on purpose)."""
+
+    def __init__(self, slots: int | None = None, store=None, ceiling: float | None = None,
+                 runner: Callable[..., JobStatus] = execute):
+        self.slots = slots or train_slots()
+        self.store = store
+        self.ceiling = ceiling
+        self.runner = runner
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._waiting: deque[str] = deque()
+        self._running: set[str] = set()
+        self._owned: dict[str, str] = {}  # owner → job id
+
+    def submit(self, request: TrainRequest, owner: str) -> str:
+        check_cost(request, self.ceiling)
+        job_id = request.key
+        with self._lock:
+            mine = self._jobs.get(self._owned.get(owner, ""))
+            if mine is not None and mine.status.live and mine.status.job_id != job_id:
+                raise JobLimit("You already have a training queued or running; cancel it or wait for it to end.")
+            job = self._jobs.get(job_id)
+            if job is None or not job.status.live:
+                job = _Job(request, JobStatus(job_id, "queued", epochs=request.options.epochs))
+                self._jobs[job_id] = job
+                self._waiting.append(job_id)
+                self._forget_old()
+            job.owners.add(owner)
+            self._owned[owner] = job_id
+            self._dispatch()
+        return job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return JobStatus(job_id, "failed", error="This training is not known to the server (it may have restarted).")
+            s = replace(job.status, history={k: list(v) for k, v in job.status.history.items()})
+            if s.state == "queued":
+                s.ahead = self._waiting.index(job_id) if job_id in self._waiting else 0
+            return s
+
+    def cancel(self, job_id: str, owner: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if self._owned.get(owner) == job_id:
+                del self._owned[owner]
+            if job is None:
+                return
+            job.owners.discard(owner)
+            if not job.owners and job.status.state == "queued":
+                self._waiting.remove(job_id)
+                job.status = replace(job.status, state="cancelled")
+            # a running job sees that nobody follows it at its next progress report, and stops
+
+    def _dispatch(self) -> None:
+        while self._waiting and len(self._running) < self.slots:
+            job_id = self._waiting.popleft()
+            job = self._jobs[job_id]
+            job.status = replace(job.status, state="running")
+            self._running.add(job_id)
+            job.thread = threading.Thread(target=self._run, args=(job,), name=f"mnistviz-train-{job_id[:8]}",
+                                          daemon=True)
+            job.thread.start()
+
+    def _run(self, job: _Job) -> None:
+        def report(status: JobStatus) -> bool:
+            with self._lock:
+                job.status = status
+                return bool(job.owners)
+
+        try:
+            final = self.runner(job.request, report, self.store)
+        except Exception as exc:  # noqa: BLE001 - a runner that raises still ends its job
+            final = replace(job.status, state="failed", error=one_sentence(exc))
+        with self._lock:
+            job.status = final
+            self._running.discard(job.status.job_id)
+            self._dispatch()
+
+    def _forget_old(self) -> None:
+        ended = [k for k, j in self._jobs.items() if not j.status.live]
+        for k in ended[:-KEEP_FINISHED] if len(ended) > KEEP_FINISHED else []:
+            del self._jobs[k]
+
+    def wait(self, job_id: str, timeout: float = 300.0) -> JobStatus:
+        """Block until the job ends (for scripts and tests; the page polls ``status`` instead)."""
+        deadline = time.monotonic() + timeout
+        while (s := self.status(job_id)).live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return s
+
+
+_EMBEDDED: EmbeddedQueue | None = None
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def training_queue() -> TrainingQueue:
+    """The queue this process uses: Redis + RQ when ``MNISTVIZ_REDIS_URL`` is set, else the process-wide
+    ``EmbeddedQueue``. Raises ``QueueUnavailable`` when Redis is configured but cannot be reached."""
+    global _EMBEDDED
+    if os.environ.get("MNISTVIZ_REDIS_URL"):
+        from .jobs_rq import RQQueue
+
+        return RQQueue.from_env()
+    with _EMBEDDED_LOCK:
+        if _EMBEDDED is None:
+            _EMBEDDED = EmbeddedQueue()
+        return _EMBEDDED
