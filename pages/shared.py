@@ -23,6 +23,7 @@ import streamlit as st
 import mnistviz  # noqa: F401  (sets TensorFlow's log level before it is imported)
 from mnistviz import data as mdata
 from mnistviz import models as mmodels
+from mnistviz.shelf import ModelShelf
 
 DATA_SOURCE = os.environ.get("MNISTVIZ_DATA", "auto")
 
@@ -112,8 +113,18 @@ class ActiveModel:
     label: str
 
 
+def model_shelf() -> ModelShelf:
+    """This session's models (``st.session_state["model_shelf"]``), created on first use."""
+    if "model_shelf" not in st.session_state:
+        st.session_state["model_shelf"] = ModelShelf()
+    return st.session_state["model_shelf"]
+
+
 def active_model() -> ActiveModel:
     """The model this session looks through: the shipped default, or one trained in the lab."""
+    entry = model_shelf().active
+    if entry is not None:
+        return ActiveModel(entry.key, entry.model, entry.config, entry.label)
     key = st.session_state.get("active_model", "default")
     lab = st.session_state.get("lab_models", {})
     if key != "default" and key in lab:
