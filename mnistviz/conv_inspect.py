@@ -186,7 +186,7 @@ def max_pool(fmap: np.ndarray, size: int = 2, stride: int | None = None, padding
 def samples_per_class(x: np.ndarray, y: np.ndarray, per_class: int = 10, seed: int = 0) -> np.ndarray:
     """``per_class`` random images of each digit, as maps ``(28, 28, 10·per_class)`` ordered digit by digit.
 
-    Tiled with ``figures.tile(..., cols=per_class)`` they make one image with a row per digit.
+    ``figures.data.samples_by_class`` tiles them into one image with a row per digit.
     """
     rng = np.random.default_rng(seed)
     picks = []
@@ -197,21 +197,3 @@ def samples_per_class(x: np.ndarray, y: np.ndarray, per_class: int = 10, seed: i
         imgs += [np.zeros((28, 28), np.float32)] * (per_class - len(imgs))
         picks.extend(imgs)
     return np.stack(picks, axis=-1)
-
-
-def kernel_tile(kernel: np.ndarray, in_channel: int = 0, cols: int = 8) -> np.ndarray:
-    """Every filter's ``k×k`` slice for one input channel, tiled (NaN borders), filter f at row f//cols, col f%cols."""
-    from .figures import tile
-
-    return tile(kernel[:, :, in_channel, :], cols=cols)
-
-
-def tile_index(shape_hw: tuple[int, int], n: int, cols: int, pad: int = 1) -> np.ndarray:
-    """For a tiling of ``n`` maps of ``shape_hw``: which map each mosaic pixel belongs to (−1 on borders)."""
-    h, w = shape_hw
-    rows = int(np.ceil(n / cols))
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), -1, dtype=np.int64)
-    for k in range(n):
-        r, q = divmod(k, cols)
-        out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = k
-    return out

@@ -1,7 +1,7 @@
 """The end of the network in NumPy: flatten indices, dense units, dropout, softmax and cross-entropy.
 
 What the Flatten, Dense-and-dropout and Logits-and-softmax pages compute, with no Streamlit and no
-Keras (Plotly only for the figures at the bottom). Shapes follow Keras' channels-last layout:
+Keras (their figures are ``mnistviz.figures.dense``). Shapes follow Keras' channels-last layout:
 a block ``(H, W, C)`` such as pool2's ``(7, 7, 64)`` flattens to ``H·W·C`` values, element
 ``k = (row·W + col)·C + channel``.
 """
@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from .figures import compact, tile
 
 # --- flatten: index k ↔ (row, col, channel) ------------------------------------------------------
 
@@ -198,148 +196,3 @@ def softmax_terms(logits: np.ndarray, max_plain: float = 60.0) -> SoftmaxTerms:
     shift = float(z.max()) if np.abs(z).max() > max_plain else 0.0
     e = np.exp(z - shift)
     return SoftmaxTerms(z, shift, e, float(e.sum()), e / e.sum())
-
-
-# --- Plotly figures for these pages ----------------------------------------------------------------
-# (Kept here because they need the index logic above; candidates for mnistviz.figures.)
-
-def flatten_strip_figure(flat: np.ndarray, hwc: tuple[int, int, int], k: int | None = None,
-                         title: str | None = None, height: int = 520):
-    """The flattened vector as ONE heatmap ``(H·W, C)``: row = pixel position row·W + col, column = channel.
-
-    Reading it left to right, top to bottom is reading elements 0, 1, 2, … of the vector; hover shows
-    ``k`` and the ``(row, col, channel)`` it came from. Element ``k`` is outlined.
-    """
-    import plotly.graph_objects as go
-
-    h, w, c = (int(d) for d in hwc)
-    z = strip_rows(flat, hwc)
-    pos = np.arange(h * w)[:, None]
-    ch = np.arange(c)[None, :]
-    kk = pos * c + ch
-    custom = np.stack(np.broadcast_arrays(kk, pos // w, pos % w, ch), axis=-1)
-    fig = go.Figure(go.Heatmap(
-        z=z, customdata=custom, colorscale="Viridis", colorbar=dict(title="value"),
-        hovertemplate="element k = %{customdata[0]}<br>from (row %{customdata[1]}, col %{customdata[2]}, "
-                      "channel %{customdata[3]})<br>value %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title=f"pixel position row·{w} + col", zeroline=False)
-    fig.update_xaxes(title=f"channel (0 … {c - 1})", zeroline=False)
-    if k is not None:
-        r, q = divmod(int(k), c)
-        fig.add_shape(type="rect", x0=q - 0.5, x1=q + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line=dict(color="#ff2d55", width=3))
-    return compact(fig, height, title)
-
-
-def tile_coordinates(hwc: tuple[int, int, int], cols: int, pad: int = 1) -> np.ndarray:
-    """For a mosaic made by ``mnistviz.figures.tile``: ``(channel, row, col)`` under every mosaic pixel (−1 on borders)."""
-    h, w, c = (int(d) for d in hwc)
-    rows = int(math.ceil(c / cols))
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), -1, np.int32)
-    rr, cc = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    for ch in range(c):
-        gr, gc = divmod(ch, cols)
-        y, x = gr * (h + pad), gc * (w + pad)
-        out[y:y + h, x:x + w, 0] = ch
-        out[y:y + h, x:x + w, 1] = rr
-        out[y:y + h, x:x + w, 2] = cc
-    return out
-
-
-def block_mosaic_figure(block: np.ndarray, highlight: tuple[int, int, int] | None = None, diverging: bool = False,
-                        title: str | None = None, height: int = 520, value_name: str = "value"):
-    """Every channel of an ``(H, W, C)`` block tiled into ONE heatmap (channel c at grid cell c//cols, c%cols).
-
-    Hover names channel, row and column; ``highlight`` outlines one ``(row, col, channel)`` cell and its map.
-    Sequential colours for activations, a diverging scale centred on 0 for weights (one scale for all maps).
-    """
-    import plotly.graph_objects as go
-
-
-    block = np.asarray(block, np.float32)
-    if block.ndim == 2:
-        block = block[..., None]
-    h, w, c = block.shape
-    cols = int(math.ceil(math.sqrt(c)))
-    z = tile(block, cols)
-    custom = tile_coordinates((h, w, c), cols)
-    if diverging:
-        m = float(np.nanmax(np.abs(block))) or 1.0
-        scale = dict(colorscale="RdBu_r", zmin=-m, zmax=m, zmid=0)
-    else:
-        scale = dict(colorscale="Viridis", zmin=min(0.0, float(block.min())), zmax=float(block.max()) or 1.0)
-    fig = go.Figure(go.Heatmap(
-        z=z, customdata=custom, colorbar=dict(title=value_name), hoverongaps=False, **scale,
-        hovertemplate="channel %{customdata[0]}, row %{customdata[1]}, col %{customdata[2]}"
-                      f"<br>{value_name} %{{z:.4f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x", showgrid=False, zeroline=False,
-                     constrain="domain")
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_layout(plot_bgcolor="#282828")
-    if highlight is not None:
-        r, q, ch = highlight
-        gr, gc = divmod(int(ch), cols)
-        y, x = gr * (h + 1), gc * (w + 1)
-        fig.add_shape(type="rect", x0=x - 0.5, x1=x + w - 0.5, y0=y - 0.5, y1=y + h - 0.5,
-                      line=dict(color="#ffffff", width=1.5))
-        fig.add_shape(type="rect", x0=x + q - 0.5, x1=x + q + 0.5, y0=y + r - 0.5, y1=y + r + 0.5,
-                      line=dict(color="#ff2d55", width=3))
-    return compact(fig, height, title)
-
-
-def unit_grid_figure(values: np.ndarray, title: str | None = None, height: int = 420, zmax: float | None = None,
-                     value_name: str = "activation", dropped: np.ndarray | None = None):
-    """A layer's units as ONE heatmap on ``grid_shape(n)`` (unit index on hover; sequential colours).
-
-    ``dropped`` (a boolean mask) greys those units out: they are NaN, painted by the background.
-    """
-    import plotly.graph_objects as go
-
-    v = np.asarray(values, np.float32).reshape(-1).copy()
-    n = len(v)
-    rows, cols = grid_shape(n)
-    if dropped is not None:
-        v[np.asarray(dropped).reshape(-1)] = np.nan
-    z = as_grid(v, (rows, cols))
-    idx = np.arange(rows * cols).reshape(rows, cols)
-    fig = go.Figure(go.Heatmap(
-        z=z, customdata=idx, colorscale="Viridis", zmin=0, zmax=zmax if zmax is not None else (float(np.nanmax(z)) or 1.0),
-        colorbar=dict(title=value_name), hoverongaps=False,
-        hovertemplate=f"unit %{{customdata}}<br>{value_name} %{{z:.3f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title=f"unit ÷ {cols}", showgrid=False, zeroline=False,
-                     constrain="domain")
-    fig.update_xaxes(title=f"unit mod {cols}", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_layout(plot_bgcolor="#c8c8c8")
-    return compact(fig, height, title)
-
-
-def sorted_bars_figure(values: np.ndarray, title: str | None = None, height: int = 260, value_name: str = "activation"):
-    """Every unit's value as a bar, strongest first (hover names the unit)."""
-    import plotly.graph_objects as go
-
-    v = np.asarray(values, np.float32).reshape(-1)
-    order = np.argsort(-v, kind="stable")
-    fig = go.Figure(go.Bar(x=np.arange(len(v)), y=v[order], customdata=order, marker_color="#3b5bdb",
-                           marker_line_width=0,
-                           hovertemplate=f"rank %{{x}}: unit %{{customdata}}<br>{value_name} %{{y:.3f}}<extra></extra>"))
-    fig.update_layout(bargap=0)
-    fig.update_xaxes(title="units, strongest first")
-    fig.update_yaxes(title=value_name)
-    return compact(fig, height, title)
-
-
-def logit_bars_figure(logits: np.ndarray, title: str | None = None, height: int = 260):
-    """The ten logits as bars (red above 0, blue below), the largest in bold colour."""
-    import plotly.graph_objects as go
-
-    z = np.asarray(logits, np.float64).reshape(-1)
-    top = int(z.argmax())
-    colors = [("#c92a2a" if v >= 0 else "#1864ab") if d == top else ("#ffa8a8" if v >= 0 else "#a5d8ff")
-              for d, v in enumerate(z)]
-    fig = go.Figure(go.Bar(x=[str(d) for d in range(len(z))], y=z, marker_color=colors,
-                           text=[f"{v:.2f}" for v in z], textposition="outside",
-                           hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>"))
-    pad = 0.15 * (float(np.abs(z).max()) or 1.0)
-    fig.update_yaxes(title="logit (any real number)", range=[min(0.0, z.min()) - pad, max(0.0, z.max()) + pad])
-    fig.update_xaxes(title="digit", type="category")
-    return compact(fig, height, title)

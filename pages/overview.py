@@ -2,17 +2,10 @@
 
 import keras
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from mnistviz import activations
+from mnistviz import activations, figures
 from pages.shared import input_picker, model_picker
-
-KIND_COLOURS = {
-    "InputLayer": "#dee2e6", "Reshape": "#d0ebff", "Conv2D": "#ffd8a8", "BatchNormalization": "#fff3bf",
-    "Activation": "#fff3bf", "MaxPooling2D": "#d3f9d8", "Flatten": "#e5dbff", "Dense": "#ffc9c9",
-    "Dropout": "#f1f3f5", "Softmax": "#c5f6fa",
-}
 
 STAGE_PAGES = {
     "data": ("pages/stage_data.py", "1 · Data"),
@@ -47,42 +40,6 @@ def shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def short_count(n: int) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n:,}"
-
-
-SHORT_KIND = {"MaxPooling2D": "MaxPool2D", "BatchNormalization": "BatchNorm", "InputLayer": "Input"}
-
-
-def architecture_figure(rows: list[dict]) -> go.Figure:
-    """Stages left to right, one box each with its name, output shape and parameter count."""
-    fig = go.Figure()
-    w, gap = 1.0, 0.35
-    for i, r in enumerate(rows):
-        x0 = i * (w + gap)
-        fig.add_shape(type="rect", x0=x0, x1=x0 + w, y0=0, y1=1, line=dict(color="#495057", width=1),
-                      fillcolor=KIND_COLOURS.get(r["Type"], "#e9ecef"), layer="below")
-        shape = r["Output shape"].replace("(None, ", "").rstrip(")").replace(", ", "×")
-        fig.add_annotation(x=x0 + w / 2, y=0.5, showarrow=False, font=dict(size=10, color="#212529"),
-                           text=f"<b>{r['Layer']}</b><br>{SHORT_KIND.get(r['Type'], r['Type'])}<br>{shape}"
-                                f"<br>{short_count(r['Parameters'])}<br>params")
-        if i:
-            fig.add_annotation(x=x0, y=0.5, ax=x0 - gap, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
-                               showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#868e96", text="")
-    # invisible points carry the hover text
-    fig.add_trace(go.Scatter(
-        x=[i * (w + gap) + w / 2 for i in range(len(rows))], y=[0.5] * len(rows), mode="markers",
-        marker=dict(size=40, opacity=0),
-        customdata=[[r["Layer"], r["Type"], r["Output shape"], r["Parameters"]] for r in rows],
-        hovertemplate="%{customdata[0]} (%{customdata[1]})<br>output %{customdata[2]}<br>"
-                      "%{customdata[3]:,} parameters<extra></extra>"))
-    fig.update_xaxes(visible=False, range=[-0.1, len(rows) * (w + gap) - gap + 0.1])
-    fig.update_yaxes(visible=False, range=[-0.05, 1.05])
-    fig.update_layout(height=210, margin=dict(l=5, r=5, t=35, b=5), showlegend=False,
-                      title="The network, left to right (shapes per image; hover for details)", plot_bgcolor="white")
-    return fig
-
-
 digit = input_picker()
 am = model_picker()
 
@@ -100,7 +57,7 @@ rows = [{"Layer": layer.name, "Type": type(layer).__name__, "Output shape": shap
          "Parameters": int(layer.count_params()), "Explained on": STAGE_PAGES[page_of(layer, last_dense)][1]}
         for layer in layers]
 
-st.plotly_chart(architecture_figure(rows), width="stretch", key="overview_arch")
+st.plotly_chart(figures.model.architecture(rows), width="stretch", key="overview_arch")
 
 total = int(am.model.count_params())
 c1, c2, c3 = st.columns(3)

@@ -13,11 +13,10 @@ import time
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import convarith as ca
-from mnistviz import figures
+from mnistviz.figures.conv import number_grid
 from pages.shared import dataset
 
 HIGHLIGHT = "#f08c00"  # the current window, on the input and on the output
@@ -32,45 +31,6 @@ INPUTS = {
 }
 KERNELS = {**{k: k.capitalize() for k in ca.PRESET_KERNELS},
            "letters": "Course: 2×2 (f₁ f₂ / f₃ f₄)", "own": "My own numbers"}
-
-
-# --- figures (a grid with every number written in its cell) -------------------------------------------
-
-def grid_figure(z: np.ndarray, title: str, scale: str = "diverging", frame: tuple[int, int, int, int] | None = None,
-                boxes: list[tuple[int, int, int, int, str, float]] = ()) -> go.Figure:
-    """One grid as a heatmap with its numbers; ``frame`` = the original image inside the padding (top, left, h, w);
-    ``boxes`` = (top, left, h, w, colour, inset) outlines drawn over cells (inset keeps neighbours apart)."""
-    z = np.asarray(z, dtype=np.float64)
-    h, w = z.shape
-    finite = np.where(np.isfinite(z), z, np.nan)
-    text = np.vectorize(ca.fmt)(z)
-    kw: dict = {}
-    if scale == "diverging":
-        m = float(np.nanmax(np.abs(finite))) if np.isfinite(finite).any() else 1.0
-        kw = dict(colorscale=figures.DIVERGING, zmid=0, zmin=-(m or 1.0), zmax=m or 1.0)
-    else:
-        lo = float(np.nanmin(finite)) if np.isfinite(finite).any() else 0.0
-        hi = float(np.nanmax(finite)) if np.isfinite(finite).any() else 1.0
-        kw = dict(colorscale="gray", zmin=lo, zmax=hi if hi > lo else lo + 1)
-    size = 15 if max(h, w) <= 8 else 12 if max(h, w) <= 12 else 10
-    fig = go.Figure(go.Heatmap(z=finite, text=text, texttemplate="%{text}", textfont=dict(size=size),
-                               showscale=False, xgap=1, ygap=1,
-                               hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>", **kw))
-    if frame is not None:
-        t, l, fh, fw = frame
-        fig.add_shape(type="rect", x0=l - 0.5, x1=l + fw - 0.5, y0=t - 0.5, y1=t + fh - 0.5,
-                      line=dict(color="#495057", width=2, dash="dash"))
-    for t, l, bh, bw, colour, inset in boxes:
-        fig.add_shape(type="rect", x0=l - 0.5 + inset, x1=l + bw - 0.5 - inset, y0=t - 0.5 + inset,
-                      y1=t + bh - 0.5 - inset, line=dict(color=colour, width=4), fillcolor="rgba(0,0,0,0)",
-                      layer="above")
-    fig.update_xaxes(side="top", tickmode="array", tickvals=list(range(w)), showgrid=False, zeroline=False,
-                     constrain="domain")
-    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(h)), showgrid=False, zeroline=False,
-                     scaleanchor="x", constrain="domain")
-    fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"), margin=dict(l=10, r=10, t=60, b=10),
-                      height=int(min(120 + 42 * h, 820)), plot_bgcolor="#f1f3f5")
-    return fig
 
 
 # --- cached Keras (the first import of TensorFlow takes a few seconds) ----------------------------------
@@ -211,7 +171,7 @@ def convolution_section() -> ca.ConvResult | None:
     else:
         st.error(f"Keras disagrees (largest difference {diff:.3g}): please report this.")
     with st.expander("Keras' output, number by number"):
-        st.plotly_chart(grid_figure(theirs, "keras.layers.Conv2D output"), width="stretch", key="pg_keras_out")
+        st.plotly_chart(number_grid(theirs, "keras.layers.Conv2D output"), width="stretch", key="pg_keras_out")
     return res
 
 
@@ -228,12 +188,12 @@ def show_window(res: ca.ConvResult, cell: tuple[int, int], tag: str) -> None:
     else:
         c1, c2, c3 = st.columns([res.padded.shape[1] + 1, max(kw + 2, 4), res.output.shape[1] + 1])
         c_text = st.container()
-    c2.plotly_chart(grid_figure(res.kernel, "Kernel"), width="stretch", key=f"pg_k_{tag}")
-    c1.plotly_chart(grid_figure(res.padded, padded_title, "gray",
+    c2.plotly_chart(number_grid(res.kernel, "Kernel"), width="stretch", key=f"pg_k_{tag}")
+    c1.plotly_chart(number_grid(res.padded, padded_title, "gray",
                                 frame=None if res.padding == "valid" else (top, left, h, w),
                                 boxes=[(win.top, win.left, kh, kw, HIGHLIGHT, 0.0)]),
                     width="stretch", key=f"pg_in_{tag}")
-    c3.plotly_chart(grid_figure(res.output, "Output", boxes=[(cell[0], cell[1], 1, 1, HIGHLIGHT, 0.0)]),
+    c3.plotly_chart(number_grid(res.output, "Output", boxes=[(cell[0], cell[1], 1, 1, HIGHLIGHT, 0.0)]),
                     width="stretch", key=f"pg_out_{tag}")
     c_text.markdown(f"**Output row {cell[0]}, col {cell[1]}** (window rows {win.top}–{win.top + kh - 1}, "
                 f"cols {win.left}–{win.left + kw - 1} of the {'padded ' if res.padding != 'valid' else ''}input):")
@@ -287,10 +247,10 @@ def pooling_section(conv: ca.ConvResult | None) -> None:
         a = b = st.container()
     else:
         a, b = st.columns([res.padded.shape[1] + 1, res.output.shape[1] + 2])
-    a.plotly_chart(grid_figure(res.padded, f"Input, padding {pad_word}, each window its own colour", "gray",
+    a.plotly_chart(number_grid(res.padded, f"Input, padding {pad_word}, each window its own colour", "gray",
                                frame=None if padding == "valid" else (top, left, h, w), boxes=boxes_in),
                    width="stretch", key="pg_pool_in")
-    b.plotly_chart(grid_figure(res.output, f"{mode.capitalize()} pooled", boxes=boxes_out),
+    b.plotly_chart(number_grid(res.output, f"{mode.capitalize()} pooled", boxes=boxes_out),
                    width="stretch", key="pg_pool_out")
     shown = wins[:12]
     st.code("\n".join(f"({wn.row},{wn.col})  {ca.pool_text(wn, mode)}" for wn in shown)
@@ -302,7 +262,7 @@ def pooling_section(conv: ca.ConvResult | None) -> None:
         if not np.array_equal(zero.output, res.output):
             st.warning("**Why −∞?** Padded with 0 instead, these windows would report 0, a number that is not in "
                        "the input at all, because every real value there is negative:")
-            st.plotly_chart(grid_figure(zero.output, "Max pooled, padding 0 (wrong)"), width="stretch",
+            st.plotly_chart(number_grid(zero.output, "Max pooled, padding 0 (wrong)"), width="stretch",
                             key="pg_pool_zero")
         else:
             st.info("**Why −∞?** −∞ is smaller than every number, so a padded cell never wins a max. Here the values "

@@ -2,7 +2,6 @@
 
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
@@ -10,26 +9,6 @@ from mnistviz import data as mdata
 from pages.shared import input_picker, model_picker, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
-
-
-def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int) -> go.Figure:
-    """All filters' k×k slices for one input channel as one diverging heatmap; hover names the filter."""
-    z = conv_inspect.kernel_tile(kernel, in_channel, cols=COLS)
-    idx = conv_inspect.tile_index(kernel.shape[:2], kernel.shape[-1], cols=COLS)
-    m = float(np.nanmax(np.abs(z))) or 1.0
-    fig = go.Figure(go.Heatmap(z=z, customdata=idx, colorscale=figures.DIVERGING, zmin=-m, zmax=m, zmid=0,
-                               hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
-                               colorbar=dict(thickness=10, len=0.8)))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    fig.update_xaxes(visible=False)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title, plot_bgcolor="white")
-    return fig
-
-
-def with_box(fig: go.Figure, r0: int, c0: int, size_r: int, size_c: int, colour: str = "#e8590c") -> go.Figure:
-    fig.add_shape(type="rect", x0=c0 - 0.5, x1=c0 + size_c - 0.5, y0=r0 - 0.5, y1=r0 + size_r - 0.5,
-                  line=dict(color=colour, width=3))
-    return fig
 
 
 digit = input_picker()
@@ -79,8 +58,8 @@ if c_in > 1:
                       help=f"A {name} kernel is {k}×{k}×{c_in}; the grid can show one {k}×{k} slice of each.")
 grid_h = 90 + 60 * int(np.ceil(n_filters / COLS))
 g1, g2 = st.columns(2)
-g1.plotly_chart(kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
-                                             "red +, blue −", grid_h), width="stretch", key="conv_kernels")
+g1.plotly_chart(figures.conv.kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
+                                                  "red +, blue −", grid_h, COLS), width="stretch", key="conv_kernels")
 g2.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Feature maps (same order; each to its own max)",
                                height=grid_h), width="stretch", key="conv_maps")
 st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left). Hover a kernel "
@@ -109,14 +88,14 @@ u1, u2, u3 = st.columns(3)
 with u1:
     fig = figures.heatmap(x_in[..., show_ch], title=f"Input {src}" + (f", channel {show_ch}" if c_in > 1 else ""),
                           height=330)
-    st.plotly_chart(with_box(fig, r - pad_before, c - pad_before, k, k), width="stretch", key="conv_input")
+    st.plotly_chart(figures.outline(fig, r - pad_before, c - pad_before, k, k), width="stretch", key="conv_input")
 with u2:
     fig = figures.heatmap(kernel[:, :, show_ch, f], title=f"Kernel of filter {f}" + (f" [:, :, {show_ch}]" if c_in > 1 else ""),
                           diverging=True, height=330, text=k <= 7, hover="weight %{z:.3f}")
     st.plotly_chart(fig, width="stretch", key="conv_kernel_big")
 with u3:
     fig = figures.heatmap(fmap, title=f"Feature map {f} ({H}×{W})", height=330, hover="output %{z:.3f}")
-    st.plotly_chart(with_box(fig, r, c, 1, 1), width="stretch", key="conv_map_big")
+    st.plotly_chart(figures.outline(fig, r, c), width="stretch", key="conv_map_big")
 st.caption("The orange square on the input is the window the kernel covers for the output pixel marked on the map. "
            + ("Outside the image the padding is 0." if layer.padding == "same" else ""))
 
@@ -129,15 +108,8 @@ a2.plotly_chart(figures.heatmap(px_.weights[..., show_ch], title="× Weights", d
 a3.plotly_chart(figures.heatmap(px_.products[..., show_ch], title="= Products", diverging=True, height=300, text=k <= 7),
                 width="stretch", key="conv_products")
 if c_in > 1:
-    bars = go.Figure(go.Bar(x=list(range(c_in)), y=px_.per_channel,
-                            marker_color=["#e8590c" if i == show_ch else ("#c92a2a" if v > 0 else "#1c7ed6")
-                                          for i, v in enumerate(px_.per_channel)],
-                            hovertemplate="input channel %{x}: %{y:.4f}<extra></extra>"))
-    bars.update_xaxes(title=f"input channel of {src}", dtick=4)
-    bars.update_yaxes(title="sum of its products")
-    bars.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10),
-                       title=f"Contribution of each of the {c_in} input channels (the window above is channel {show_ch})")
-    st.plotly_chart(bars, width="stretch", key="conv_contrib")
+    st.plotly_chart(figures.conv.channel_contributions(px_.per_channel, show_ch, src), width="stretch",
+                    key="conv_contrib")
 keras_value = float(out.array[0, r, c, f])
 terms = f"sum over {k}×{k}×{c_in} = {k * k * c_in} products" if c_in > 1 else f"sum of the {k * k} products"
 st.markdown(
@@ -165,8 +137,10 @@ if st.toggle("Compare with the same network before training (random weights)", k
         t2.plotly_chart(figures.mosaic(rsd[name].array[0], cols=COLS, title="Random: feature maps", height=grid_h),
                         width="stretch", key="conv_random_maps")
         t3, t4 = st.columns(2)
-        t3.plotly_chart(kernel_mosaic(kernel, in_ch, "Trained kernels", grid_h), width="stretch", key="conv_trained_k")
-        t4.plotly_chart(kernel_mosaic(rk, in_ch, "Random kernels", grid_h), width="stretch", key="conv_random_k")
+        t3.plotly_chart(figures.conv.kernel_mosaic(kernel, in_ch, "Trained kernels", grid_h, COLS), width="stretch",
+                        key="conv_trained_k")
+        t4.plotly_chart(figures.conv.kernel_mosaic(rk, in_ch, "Random kernels", grid_h, COLS), width="stretch",
+                        key="conv_random_k")
         rp = rsd[rm.layers[-1].name].array[0]
         st.caption(
             f"Same input, same architecture, freshly initialised weights: the random kernels are unstructured noise, "

@@ -1,7 +1,6 @@
 """Stage 1 · Data: one digit as 784 numbers, scaled to [0, 1], its label as a one-hot vector, and the data set."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, data, figures
@@ -53,12 +52,7 @@ else:
     onehot = data.one_hot([digit.label])[0]
     st.markdown(f"True digit **{digit.label}**. The label the loss compares against is a vector of 10 numbers, "
                 f"1 at position {digit.label} and 0 elsewhere:")
-    fig = go.Figure(go.Heatmap(z=[onehot], x=[str(d) for d in range(10)], y=["label"], colorscale="Blues",
-                               zmin=0, zmax=1, showscale=False, text=[[f"{v:.0f}" for v in onehot]],
-                               texttemplate="%{text}", hovertemplate="digit %{x}: %{z:.0f}<extra></extra>"))
-    fig.update_layout(height=110, margin=dict(l=10, r=10, t=10, b=30))
-    fig.update_xaxes(title="digit", type="category")
-    st.plotly_chart(fig, width="stretch", key="data_onehot")
+    st.plotly_chart(figures.data.one_hot(onehot), width="stretch", key="data_onehot")
     st.code(f"keras.utils.to_categorical({digit.label}, 10)  # {onehot.astype(int).tolist()}", language="python")
 
 st.subheader("What the data set looks like")
@@ -69,26 +63,11 @@ with left:
         seed = int(np.random.default_rng().integers(1_000_000))
         st.session_state["data_sample_seed"] = seed
     maps = conv_inspect.samples_per_class(ds.x_train, ds.y_train, per_class=12, seed=seed)
-    grid = figures.tile(maps, cols=12, pad=2, pad_value=40.0)
-    fig = figures.picture(np.clip(grid, 0, 255).astype(np.uint8), title="12 random training digits per class",
-                          height=420)
-    fig.update_yaxes(showticklabels=True, tickvals=[i * 30 + 14 for i in range(10)], ticktext=[str(d) for d in range(10)],
-                     title="digit")
-    st.plotly_chart(fig, width="stretch", key="data_samples")
+    st.plotly_chart(figures.data.samples_by_class(maps, 12, "12 random training digits per class"), width="stretch",
+                    key="data_samples")
 with right:
-    counts_train = np.bincount(ds.y_train, minlength=10)
-    counts_test = np.bincount(ds.y_test, minlength=10)
-    fig = go.Figure([
-        go.Bar(name=f"train ({len(ds.y_train):,})", x=[str(d) for d in range(10)], y=counts_train,
-               hovertemplate="digit %{x}: %{y:,} training images<extra></extra>"),
-        go.Bar(name=f"test ({len(ds.y_test):,})", x=[str(d) for d in range(10)], y=counts_test,
-               hovertemplate="digit %{x}: %{y:,} test images<extra></extra>"),
-    ])
-    fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=40, b=10),
-                      title="Images per digit", legend=dict(orientation="h", y=-0.15))
-    fig.update_xaxes(title="digit", type="category")
-    fig.update_yaxes(title="images")
-    st.plotly_chart(fig, width="stretch", key="data_counts")
+    st.plotly_chart(figures.data.class_counts(np.bincount(ds.y_train, minlength=10),
+                                              np.bincount(ds.y_test, minlength=10)), width="stretch", key="data_counts")
 st.caption(f"Test split: {ds.test_label}. The classes are close to balanced, so accuracy is a fair summary.")
 
 st.page_link("pages/stage_reshape.py", label="Next: 2 · Reshape to NHWC", icon=":material/arrow_forward:")

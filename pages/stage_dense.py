@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations
+from mnistviz import activations, figures
 from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
@@ -63,9 +63,9 @@ m2.metric("Strongest unit", f"#{int(act.argmax())}", help=f"activation {float(ac
 m3.metric("Largest activation", f"{float(act.max()):.3f}")
 grid_r, grid_c = di.grid_shape(units)
 g1, g2 = st.columns([1, 1])
-g1.plotly_chart(di.unit_grid_figure(act, title=f"{units:,} units on a {grid_r}×{grid_c} grid", height=430),
+g1.plotly_chart(figures.dense.unit_grid(act, title=f"{units:,} units on a {grid_r}×{grid_c} grid", height=430),
                 width="stretch", key="dense_grid")
-g2.plotly_chart(di.sorted_bars_figure(act, title="the same units, sorted", height=430),
+g2.plotly_chart(figures.dense.sorted_bars(act, title="the same units, sorted", height=430),
                 width="stretch", key="dense_sorted")
 st.caption("The grid order means nothing (unit 0 top left, row by row); hover a cell for its unit number.")
 
@@ -98,9 +98,9 @@ else:
                   delta_color="off", delta_arrow="off")
         zmax = float(dropped_out.max()) or 1.0
         t1, t2 = st.columns(2)
-        t1.plotly_chart(di.unit_grid_figure(act, title="inference: what the next layer gets", zmax=zmax, height=400),
+        t1.plotly_chart(figures.dense.unit_grid(act, title="inference: what the next layer gets", zmax=zmax, height=400),
                         width="stretch", key="dropout_before")
-        t2.plotly_chart(di.unit_grid_figure(dropped_out, title=f"training step (seed {seed}): grey = dropped",
+        t2.plotly_chart(figures.dense.unit_grid(dropped_out, title=f"training step (seed {seed}): grey = dropped",
                                             zmax=zmax, dropped=~keep, height=400),
                         width="stretch", key="dropout_after")
         st.caption("Same colour scale on both sides: the survivors on the right are brighter by the rescale.")
@@ -145,10 +145,10 @@ st.markdown(
 )
 u1, u2 = st.columns([3, 1])
 if len(shape) == 3:
-    fig = di.block_mosaic_figure(w_unit, diverging=True, height=480, value_name="weight",
+    fig = figures.dense.block_mosaic(w_unit, diverging=True, height=480, value_name="weight",
                                  title=f"unit #{unit}: its {w_unit.size:,} weights as {shape[2]} maps of {shape[0]}×{shape[1]}")
 else:
-    fig = di.block_mosaic_figure(di.as_grid(w_unit)[..., None], diverging=True, height=480, value_name="weight",
+    fig = figures.dense.block_mosaic(di.as_grid(w_unit)[..., None], diverging=True, height=480, value_name="weight",
                                  title=f"unit #{unit}: its {w_unit.size:,} weights (one per unit of {src_name})")
 u1.plotly_chart(fig, width="stretch", key="dense_unit_weights")
 with u2:

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations
+from mnistviz import activations, figures
 from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
@@ -102,11 +102,11 @@ with right.container(border=True):
 
 f1, f2 = st.columns([1, 1])
 f1.plotly_chart(
-    di.block_mosaic_figure(block, highlight=(r, q, ch), height=470,
+    figures.dense.block_mosaic(block, highlight=(r, q, ch), height=470,
                            title=f"{block_stage.name}: {c} maps of {h}×{w} (channel {ch} outlined, cell in red)"),
     width="stretch", key="flatten_block")
 f2.plotly_chart(
-    di.flatten_strip_figure(flat, hwc, k=k, height=470,
+    figures.dense.flatten_strip(flat, hwc, k=k, height=470,
                             title=f"the vector, {c} values per row (k = {k} in red)"),
     width="stretch", key="flatten_strip")
 st.caption(

@@ -2,7 +2,6 @@
 
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
@@ -10,28 +9,6 @@ from mnistviz import data as mdata
 from pages.shared import input_picker, model_picker, stage_header
 
 COLS = 8
-
-
-def windows_figure(fmap: np.ndarray, pooled: conv_inspect.Pooled, size: int, title: str) -> go.Figure:
-    """The map before pooling with its 2×2 windows drawn and each window's max circled."""
-    fig = figures.heatmap(fmap, title=title, height=420, hover="value %{z:.3f}")
-    h, w = fmap.shape
-    out_h, out_w = pooled.values.shape
-    for i in range(out_h + 1):  # window borders
-        fig.add_shape(type="line", x0=-0.5, x1=out_w * size - 0.5, y0=i * size - 0.5, y1=i * size - 0.5,
-                      line=dict(color="white", width=1))
-    for j in range(out_w + 1):
-        fig.add_shape(type="line", y0=-0.5, y1=out_h * size - 0.5, x0=j * size - 0.5, x1=j * size - 0.5,
-                      line=dict(color="white", width=1))
-    rr, cc = pooled.argmax[..., 0].ravel(), pooled.argmax[..., 1].ravel()
-    keep = pooled.values.ravel() > 0.05 * max(float(pooled.values.max()), 1e-12)  # skip near-empty windows
-    fig.add_trace(go.Scatter(x=cc[keep], y=rr[keep], mode="markers", name="window max",
-                             marker=dict(symbol="circle-open", size=9, color="#ff6b6b", line=dict(width=2)),
-                             customdata=np.stack([rr[keep] // size, cc[keep] // size, pooled.values.ravel()[keep]], -1),
-                             hovertemplate="max of window (%{customdata[0]}, %{customdata[1]}): "
-                                           "%{customdata[2]:.3f}<extra></extra>"))
-    fig.update_layout(showlegend=False)
-    return fig
 
 
 digit = input_picker()
@@ -74,7 +51,8 @@ else:
     fmap = before.array[0, ..., ch]
     pooled = conv_inspect.max_pool(fmap, size, int(layer.strides[0]), layer.padding)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(windows_figure(fmap, pooled, size, f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
+    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.values, pooled.argmax, size,
+                                              f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
                     width="stretch", key="pool_before")
     fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: {after.shape[1]}×{after.shape[2]}",
                           height=420, text=after.shape[1] <= 14, hover="max %{z:.3f}")

@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from mnistviz import activations, figures, models
@@ -38,29 +37,12 @@ st.subheader("Before: one row of 784 numbers")
 k_pick = st.slider("Follow pixel number k", 0, 783, int(np.argmax(flat)), key="reshape_k",
                    help="Its place is marked in both pictures. Starts at the brightest pixel.")
 row, col = divmod(k_pick, 28)
-strip = go.Figure(go.Heatmap(z=flat[None, :], colorscale=figures.INK, zmin=0, zmax=1, showscale=False,
-                             hovertemplate="k = %{x}<br>value %{z:.3f}<extra></extra>"))
-strip.add_vline(x=k_pick, line=dict(color="#e8590c", width=2))
-for r in range(1, 28):
-    strip.add_vline(x=r * 28 - 0.5, line=dict(color="#495057", width=0.5, dash="dot"))
-strip.update_xaxes(title="index k in the flat vector (dotted lines: where each image row starts)", range=[-0.5, 783.5])
-strip.update_yaxes(showticklabels=False)
-strip.update_layout(height=150, margin=dict(l=10, r=10, t=40, b=40), title=f"x[0, :] (784 values) · k = {k_pick}")
-st.plotly_chart(strip, width="stretch", key="reshape_strip")
+st.plotly_chart(figures.data.flat_row(flat, k_pick), width="stretch", key="reshape_strip")
 
 st.subheader("After: the same numbers as 28 × 28 × 1")
 c1, c2 = st.columns([1, 1])
 with c1:
-    grid = flat.reshape(28, 28)
-    kk = np.arange(784).reshape(28, 28)
-    fig = go.Figure(go.Heatmap(z=grid, customdata=kk, colorscale=figures.INK, zmin=0, zmax=1, showscale=False,
-                               hovertemplate="k = %{customdata} → (row %{y}, col %{x})<br>value %{z:.3f}<extra></extra>"))
-    fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
-                  line=dict(color="#e8590c", width=3))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row (H)")
-    fig.update_xaxes(title="col (W)")
-    fig.update_layout(height=400, margin=dict(l=10, r=10, t=40, b=10), title="x[0, :, :, 0]")
-    st.plotly_chart(fig, width="stretch", key="reshape_grid")
+    st.plotly_chart(figures.data.image_grid(flat, k_pick), width="stretch", key="reshape_grid")
 with c2:
     st.markdown(
         f"Pixel **k = {k_pick}** lands at **(row, col) = divmod({k_pick}, 28) = ({row}, {col})**: "

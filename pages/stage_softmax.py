@@ -38,7 +38,7 @@ st.markdown(
     f"scores, any real number, higher meaning \"more like this digit\". Input: {digit.description}."
 )
 stage_header(logit_stage, rows[logit_stage.name].keras if logit_stage.name in rows else COURSE_LOGITS)
-st.plotly_chart(di.logit_bars_figure(z, title="logits for this input", height=300), width="stretch", key="logit_bars")
+st.plotly_chart(figures.dense.logit_bars(z, title="logits for this input", height=300), width="stretch", key="logit_bars")
 
 # --- softmax -----------------------------------------------------------------------------------------
 st.subheader("Softmax: scores → probabilities")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnistviz import activations, data, dense_inspect as di, models, pretrained
+from mnistviz import activations, data, dense_inspect as di, figures, models, pretrained
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_npy_bytes_round_trip(tmp_path):
 
 def test_mosaic_hover_coordinates_name_the_right_cell():
     block = np.random.default_rng(0).random((7, 7, 64)).astype(np.float32)
-    fig = di.block_mosaic_figure(block, highlight=(2, 3, 10))
+    fig = figures.dense.block_mosaic(block, highlight=(2, 3, 10))
     z, custom = np.asarray(fig.data[0].z, dtype=float), np.asarray(fig.data[0].customdata)
     for y, x in [(0, 0), (10, 20), (62, 62)]:
         ch, r, c = custom[y, x]

@@ -1,4 +1,4 @@
-"""Plotly figures shared by the pages (no streamlit here): a digit heatmap, a feature-map mosaic, probability bars.
+"""Pictures of arrays (no streamlit here): a digit heatmap, a feature-map mosaic, one matrix as a heatmap, probability bars.
 
 A grid of feature maps is ONE picture (``mosaic_rgb``, a tiled mosaic sent as a PNG), not one
 figure per map: a rerun stays small. ``mosaic`` wraps it in a Plotly image; a live page can show
@@ -52,6 +52,21 @@ def tile(maps: np.ndarray, cols: int | None = None, pad: int = 1, pad_value: flo
         r, q = divmod(k, cols)
         out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = maps[..., k]
     return out
+
+
+def tile_coordinates(hwc: tuple[int, int, int], cols: int, pad: int = 1) -> np.ndarray:
+    """For a mosaic made by ``tile``: ``(channel, row, col)`` under every mosaic pixel ``(…, 3)`` (−1 on borders)."""
+    h, w, c = (int(d) for d in hwc)
+    rr, cc, ch = np.meshgrid(np.arange(h), np.arange(w), np.arange(c), indexing="ij")
+    return np.stack([tile(a, cols, pad, pad_value=-1) for a in (ch, rr, cc)], axis=-1).astype(np.int32)
+
+
+def outline(fig: go.Figure, top: int, left: int, height: int = 1, width: int = 1, colour: str = "#e8590c",
+            line_width: float = 3) -> go.Figure:
+    """Draw a rectangle around cells ``[top, top+height) × [left, left+width)`` of a heatmap or image."""
+    fig.add_shape(type="rect", x0=left - 0.5, x1=left + width - 0.5, y0=top - 0.5, y1=top + height - 0.5,
+                  line=dict(color=colour, width=line_width))
+    return fig
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

@@ -1,0 +1,19 @@
+"""Every Plotly figure of the app, by topic (no streamlit here).
+
+- ``images``: pictures of arrays (digit heatmap, feature-map mosaic, matrix heatmap, probability bars,
+  PNG helpers and the one tiling helper ``tile`` with its ``tile_coordinates``); re-exported here, so
+  ``figures.mosaic`` and ``figures.heatmap`` work;
+- ``data``: the Data and Reshape pages (one-hot, class counts, samples, flat row and grid);
+- ``conv``: convolution and pooling (kernel mosaic, channel contributions, pooling windows, number grids);
+- ``dense``: flatten, dense units and logits;
+- ``model``: the whole architecture;
+- ``training``: the lab (training curves, run comparison, confusion matrix, per-digit accuracy, gallery).
+"""
+
+from . import conv, data, dense, model, training
+from .images import (DIVERGING, INK, SEQUENTIAL, compact, digit_heatmap, heatmap, mosaic, mosaic_rgb, outline,
+                     picture, png_bytes, png_data_uri, probability_bars, tile, tile_coordinates)
+
+__all__ = ["conv", "data", "dense", "model", "training", "DIVERGING", "INK", "SEQUENTIAL", "compact",
+           "digit_heatmap", "heatmap", "mosaic", "mosaic_rgb", "outline", "picture", "png_bytes", "png_data_uri",
+           "probability_bars", "tile", "tile_coordinates"]
