@@ -82,10 +82,10 @@ def per_class_accuracy(per_class: np.ndarray, title: str = "Accuracy per true di
     worst = int(np.argmin(p))
     colors = ["#e8590c" if d == worst else TRAIN_COLOR for d in range(len(p))]
     fig = go.Figure(go.Bar(x=[str(d) for d in range(len(p))], y=p, marker_color=colors,
-                           text=[f"{v:.1%}" for v in p], textposition="outside",
+                           text=[f"{v:.1%}" for v in p], textposition="auto",
                            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
     lo = max(0.0, float(p.min()) - 0.1)
-    fig.update_yaxes(range=[lo, 1.05], tickformat=".0%", title="accuracy")
+    fig.update_yaxes(range=[lo, 1.0], tickformat=".0%", title="accuracy")  # accuracy ends at 100 %
     fig.update_xaxes(title="true digit", type="category")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title)
     return fig
@@ -101,15 +101,15 @@ def digit_gallery(images: np.ndarray, captions: list[str], cols: int = 6, title:
     cols = max(1, min(cols, n)) if n else 1
     rows = max(1, -(-n // cols))
     cell_h, cell_w = 28 + pad, 28 + 2
-    canvas = np.full((rows * cell_h, cols * cell_w), 1.0, np.float32)  # white background between digits
+    canvas = np.zeros((rows * cell_h, cols * cell_w), np.float32)  # black background, as on every page
     for k in range(n):
         r, c = divmod(k, cols)
         y0, x0 = r * cell_h + pad, c * cell_w + 1
-        canvas[y0:y0 + 28, x0:x0 + 28] = 1.0 - imgs[k]  # dark ink on white reads like paper
+        canvas[y0:y0 + 28, x0:x0 + 28] = imgs[k]  # white ink on black (MNIST's own polarity)
     fig = picture(np.rint(canvas * 255).astype(np.uint8), upscale=scale)
     for k, cap in enumerate(captions[:n]):
         r, c = divmod(k, cols)
-        color = "#c92a2a" if (bad[k] if bad is not None else False) else "#212529"
+        color = "#ff8787" if (bad[k] if bad is not None else False) else "#e9ecef"
         fig.add_annotation(x=(c * cell_w + 1 + 14) * scale, y=(r * cell_h + pad / 2) * scale, text=cap,
                            showarrow=False, font=dict(size=12, color=color), yanchor="middle")
     fig.update_layout(height=rows * cell_h * scale + (50 if title else 10), margin=dict(l=0, r=0, t=40 if title else 0, b=0),
