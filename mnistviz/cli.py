@@ -1,14 +1,18 @@
-"""Command line: ``python -m mnistviz train | evaluate | predict | bench``.
+"""Command line: ``python -m mnistviz train | evaluate | predict | bench | worker | prefetch | serve``.
 
 ``evaluate`` prints one JSON object on stdout (at least ``accuracy`` and ``n``); a bad input
-file gives one line on stderr and exit status 2.
+file gives one line on stderr and exit status 2. ``worker`` trains the lab's queued jobs (Redis + RQ),
+``prefetch`` trains the lab's presets into the model store before class, ``serve`` runs a whole class
+setup on one machine (``mnistviz.serve``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -158,6 +162,99 @@ def cmd_train(args) -> dict:
         {"test_accuracy": meta["test_accuracy"], "test_label": meta["test_label"]} if "test_accuracy" in meta else {})
 
 
+def run_bench(argv: list[str]) -> int:
+    """The benchmark lives beside the package, in the repository (not in the library): run it there."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "run.py").exists():
+        print("error: the benchmark needs a checkout of the repository (benchmarks/run.py)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return subprocess.call([sys.executable, "-m", "benchmarks.run", *argv], cwd=root)
+
+
+def cmd_worker(args) -> int:
+    """Work the training queue until stopped (or, with ``--burst``, until it is empty)."""
+    import redis
+    from rq import Queue, SimpleWorker
+
+    from .jobs_rq import QUEUE_NAME
+
+    if not args.redis_url:
+        raise CliError("no Redis to work for: pass --redis-url or set MNISTVIZ_REDIS_URL")
+    # no socket timeout: the worker blocks on Redis for minutes waiting for the next job
+    conn = redis.Redis.from_url(args.redis_url, socket_connect_timeout=5)
+    try:
+        conn.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise CliError(f"Redis at {args.redis_url} does not answer ({exc})") from exc
+    import keras  # noqa: F401 - imported once here, so a job does not pay TensorFlow's import
+
+    from . import training  # noqa: F401
+
+    # SimpleWorker runs each job in this process. RQ's default Worker forks a child per job, and a fork
+    # of a process that has imported TensorFlow (its thread pools, locks held by other threads) can hang
+    # or crash; a job stays in this process, with TensorFlow imported once.
+    worker = SimpleWorker([Queue(QUEUE_NAME, connection=conn)], connection=conn)
+    print(f"mnistviz worker {worker.name}: waiting for trainings on {QUEUE_NAME}", file=sys.stderr, flush=True)
+    worker.work(burst=args.burst, logging_level="WARNING")
+    return 0
+
+
+def prefetch_settings(args) -> list[tuple[str, object]]:
+    """``(label, LabSettings)`` for every preset (unless ``--no-presets``) and every listed lab URL or query."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from .experiments import check, from_preset, from_query
+    from .models import PRESETS
+
+    lines = list(args.settings)
+    if args.file:
+        try:
+            lines += [ln.split("#", 1)[0].strip() for ln in Path(args.file).read_text().splitlines()]
+        except OSError as exc:
+            raise CliError(f"{args.file}: cannot read it ({exc.strerror})") from exc
+    out = [] if args.no_presets else [(f"preset {key}", from_preset(key)) for key in PRESETS]
+    for line in filter(None, lines):
+        query = urlsplit(line).query if "?" in line else line
+        settings, notes = from_query(dict(parse_qsl(query)))
+        problem = check(settings)
+        if problem:
+            raise CliError(f"{line}: {problem}")
+        for note in notes:
+            print(f"note: {line}: {note}", file=sys.stderr)
+        out.append((line, settings))
+    return out
+
+
+def cmd_prefetch(args) -> int:
+    """Train (or find) every run in the store, one line each: trained/loaded, seconds, store key."""
+    from .jobs import TrainRequest, execute, training_data
+    from .models import ConfigError, validate
+
+    runs = prefetch_settings(args)
+    if not runs:
+        raise CliError("nothing to prefetch: list lab settings or drop --no-presets")
+    ds, data_id = training_data(args.data)
+    failed = 0
+    for label, settings in runs:
+        config = settings.to_config()
+        try:
+            validate(config)
+        except ConfigError as exc:
+            print(f"skipped  {label}: {exc}", flush=True)
+            failed += 1
+            continue
+        t0 = time.perf_counter()
+        status = execute(TrainRequest(config, settings.to_options(), args.data, data_id), lambda s: True)
+        seconds = time.perf_counter() - t0
+        if status.state != "finished":
+            print(f"failed   {label}: {status.error}", flush=True)
+            failed += 1
+            continue
+        word = "loaded " if status.loaded else "trained"
+        print(f"{word}  {label}  {seconds:.1f} s  {status.key}", flush=True)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mnistviz", description="mnistviz: train, evaluate and run MNIST CNNs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,20 +289,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_predict)
 
     sub.add_parser("bench", help="run the benchmark and write BENCHMARKS.md (see bench --help)")
+
+    w = sub.add_parser("worker", help="train the lab's queued jobs from Redis (RQ), until stopped")
+    w.add_argument("--redis-url", default=os.environ.get("MNISTVIZ_REDIS_URL", ""),
+                   help="default: $MNISTVIZ_REDIS_URL")
+    w.add_argument("--burst", action="store_true", help="stop once the queue is empty (for tests and scripts)")
+    w.set_defaults(fn=cmd_worker)
+
+    f = sub.add_parser("prefetch", help="before class: train the lab's presets (and listed lab settings) into the store")
+    f.add_argument("settings", nargs="*", help="lab URLs or their query strings, e.g. 'ep=3&f1=16'")
+    f.add_argument("--file", help="a file with one lab URL or query string per line (# starts a comment)")
+    f.add_argument("--no-presets", action="store_true", help="only the listed settings, not every preset")
+    f.add_argument("--data", default=os.environ.get("MNISTVIZ_DATA", "auto"),
+                   help="the data the app uses (default: $MNISTVIZ_DATA or auto)")
+    f.set_defaults(fn=cmd_prefetch)
+
+    from .serve import add_arguments
+
+    add_arguments(sub.add_parser("serve", help="a class on one machine: redis-server, HAProxy, web processes, workers"))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
-        from benchmarks.run import main as bench_main  # the benchmark lives beside the package, in the repo
-
-        return bench_main(argv[1:])
+        return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.fn(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if isinstance(result, int):  # long-running commands print their own lines and return an exit status
+        return result
     print(json.dumps(result))
     return 0

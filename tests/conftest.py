@@ -119,3 +119,4 @@ def model():
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+from servers import haproxy_class, redis_server, start_worker  # noqa: E402,F401 - real Redis/HAProxy fixtures

@@ -1,0 +1,170 @@
+"""Fixtures that start real servers on loopback (each stopped by its own PID):
+
+- ``redis_server``: ``redis-server`` on a free port, nothing saved to disk (``.url``, ``.stop()``);
+- ``start_worker``: starts ``python -m mnistviz worker`` processes against a Redis URL and a store folder;
+- ``haproxy_class``: HAProxy (config from ``mnistviz.serve.haproxy_config``) in front of two
+  ``streamlit run app.py`` processes (one set per test module).
+
+They skip (not fail) when ``redis-server`` or ``haproxy`` is not installed (``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mnistviz.serve import (answers, find_program, free_port, haproxy_config, local_servers, redis_command,
+                            streamlit_command)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate one process by its PID, kill it if it does not stop."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def wait_for(check, proc: subprocess.Popen, what: str, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not come up within {timeout} s:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class RedisServer:
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if find_program("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    log = tmp_path / "redis.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(redis_command(port), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    server = RedisServer(port, proc)
+    try:
+        wait_for(lambda: _port_open(port), proc, "redis-server", log, timeout=20)
+        yield server
+    finally:
+        server.stop()
+
+
+def worker_env(redis_url: str, store: Path) -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT), MNISTVIZ_REDIS_URL=redis_url, MNISTVIZ_CACHE=str(store),
+                TF_CPP_MIN_LOG_LEVEL="2")
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """``start_worker(redis_url, store)`` → a running ``python -m mnistviz worker`` (stopped afterwards)."""
+    procs: list[subprocess.Popen] = []
+
+    def start(redis_url: str, store: Path, *extra: str) -> subprocess.Popen:
+        log = open(tmp_path / f"worker{len(procs)}.log", "wb")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen([sys.executable, "-m", "mnistviz", "worker", *extra], cwd=ROOT,
+                                      env=worker_env(redis_url, store), stdout=log, stderr=subprocess.STDOUT))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        stop(proc)
+
+
+@dataclass
+class Backend:
+    name: str
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class HAProxyClass:
+    url: str
+    socket: Path
+    proxy: subprocess.Popen
+    backends: list[Backend] = field(default_factory=list)
+
+    def servers_state(self) -> dict[str, str]:
+        """Each back end's state as HAProxy's runtime API reports it (``show stat``): ``UP``, ``DOWN``, …"""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.socket))
+            s.sendall(b"show stat\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        rows = [line.split(",") for line in data.decode().splitlines() if line and not line.startswith("#")]
+        return {r[1]: r[17] for r in rows if r[0] == "web" and r[1] not in ("FRONTEND", "BACKEND")}
+
+
+@pytest.fixture(scope="module")
+def haproxy_class(tmp_path_factory, browser):
+    """HAProxy on a free port in front of two ``streamlit run app.py`` processes (embedded queue)."""
+    haproxy = find_program("haproxy")
+    if haproxy is None:
+        pytest.skip("haproxy is not installed (apt-get install -y haproxy)")
+    from conftest import warm_up
+
+    run = tmp_path_factory.mktemp("haproxy")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               MNISTVIZ_CACHE=str(run / "store"))
+    env.pop("MNISTVIZ_REDIS_URL", None)
+    backends = []
+    proxy = None
+    try:
+        for i in (1, 2):
+            port, log = free_port(), run / f"web{i}.log"
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=out,
+                                        stderr=subprocess.STDOUT)
+            backends.append(Backend(f"web{i}", port, proc, log))
+        front, sock, cfg = free_port(), run / "haproxy.sock", run / "haproxy.cfg"
+        cfg.write_text(haproxy_config(local_servers([b.port for b in backends]), front, str(sock)))
+        log = run / "haproxy.log"
+        with open(log, "wb") as out:
+            proxy = subprocess.Popen([haproxy, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)
+        for b in backends:
+            wait_for(lambda b=b: answers(f"http://127.0.0.1:{b.port}/_stcore/health"), b.proc, b.name, b.log)
+            warm_up(browser, f"http://127.0.0.1:{b.port}")
+        setup = HAProxyClass(f"http://127.0.0.1:{front}", sock, proxy, backends)
+        wait_for(lambda: set(setup.servers_state().values()) == {"UP"} if sock.exists() else False, proxy,
+                 "haproxy", log, timeout=20)
+        yield setup
+    finally:
+        if proxy is not None:
+            stop(proxy)
+        for b in backends:
+            stop(b.proc)
