@@ -17,8 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import activations
-
-SIDE = 28
+from .data import INPUT_PIXELS, INPUT_SIDE as SIDE
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def _gradient_fn(model):
     if fn is None:
         import tensorflow as tf
 
-        @tf.function(input_signature=[tf.TensorSpec([1, 784], tf.float32), tf.TensorSpec([], tf.int32)])
+        @tf.function(input_signature=[tf.TensorSpec([1, INPUT_PIXELS], tf.float32), tf.TensorSpec([], tf.int32)])
         def fn(x, digit):
             with tf.GradientTape() as tape:
                 tape.watch(x)

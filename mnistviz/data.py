@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+INPUT_SIDE = 28  # an MNIST image is INPUT_SIDE × INPUT_SIDE pixels
+INPUT_PIXELS = INPUT_SIDE * INPUT_SIDE  # 784: what a model reads per image
+
 SAMPLE_PATH = Path(__file__).parent / "assets" / "mnist_sample_10k.npz"
 SAMPLE_SPLIT_SEED = 1234
 SAMPLE_TEST_SIZE = 2000
@@ -55,17 +58,21 @@ class Dataset:
     test_label: str  # what the test split is, e.g. "MNIST test split (10,000)"
     note: str = ""  # why this source was chosen (auto), empty otherwise
     extra: dict = field(default_factory=dict, compare=False)
+    # Non-empty when the bundled sample stands in for the source asked for: one of FALLBACK_REASONS.
+    fallback_reason: str = ""
 
-    @property
-    def is_full_mnist(self) -> bool:
-        return self.source == "keras" or (len(self.x_train) == 60000 and len(self.x_test) == 10000)
+
+#: Why the bundled sample can stand in for the source asked for (``Dataset.fallback_reason``).
+OFFLINE = "offline"  # "auto" found no cached MNIST and could not download it
+UNUSABLE_SOURCE = "unusable source"  # the source named (e.g. by MNISTVIZ_DATA) could not be read
+FALLBACK_REASONS = (OFFLINE, UNUSABLE_SOURCE)
 
 
 def _checked(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x)
     y = np.asarray(y).reshape(-1)
-    if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise DataError(f"{what}: images must have shape (N, 28, 28), got {x.shape}")
+    if x.ndim != 3 or x.shape[1:] != (INPUT_SIDE, INPUT_SIDE):
+        raise DataError(f"{what}: images must have shape (N, {INPUT_SIDE}, {INPUT_SIDE}), got {x.shape}")
     if len(x) != len(y):
         raise DataError(f"{what}: {len(x)} images but {len(y)} labels")
     if len(y) and (y.min() < 0 or y.max() > 9):
@@ -75,8 +82,12 @@ def _checked(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.nd
     return x, y.astype(np.uint8)
 
 
-def load_sample(path: Path | str = SAMPLE_PATH, note: str = "") -> Dataset:
-    """The bundled 10,000-digit sample, shuffled with a fixed seed and split 8,000 / 2,000."""
+def load_sample(path: Path | str = SAMPLE_PATH, note: str = "", fallback_reason: str = "") -> Dataset:
+    """The bundled 10,000-digit sample, shuffled with a fixed seed and split 8,000 / 2,000.
+
+    ``note`` says why it was chosen; ``fallback_reason`` (one of ``FALLBACK_REASONS``) marks it as
+    standing in for another source.
+    """
     try:
         with np.load(path) as f:
             x, y = _checked(f["x"], f["y"], "bundled sample")
@@ -92,7 +103,14 @@ def load_sample(path: Path | str = SAMPLE_PATH, note: str = "") -> Dataset:
         description=f"bundled sample of {len(x):,} MNIST training digits, split {n_train:,} / {n_test:,}",
         test_label=f"held-out part of the bundled sample ({n_test:,} digits; sample validation, not the MNIST test split)",
         note=note,
+        fallback_reason=fallback_reason,
     )
+
+
+def sample_instead_of(source: str, error: Exception) -> Dataset:
+    """The bundled sample, standing in for ``source`` that could not be used; the note names it and the error."""
+    return load_sample(note=f"the data source {source!r} could not be used ({error}); using the bundled sample",
+                       fallback_reason=UNUSABLE_SOURCE)
 
 
 def load_npz(path: Path | str) -> Dataset:
@@ -222,14 +240,16 @@ def load_data(source: str = "auto", timeout: float = DOWNLOAD_TIMEOUT_S) -> Data
             try:
                 return load_keras()
             except Exception as exc:  # noqa: BLE001 - a corrupt cache falls back too
-                return load_sample(note=f"the Keras MNIST cache could not be read ({exc}); using the bundled sample")
+                return load_sample(note=f"the Keras MNIST cache could not be read ({exc}); using the bundled sample",
+                                   fallback_reason=OFFLINE)
         # A quick connection check first: offline, DNS fails at once instead of Keras' slow retries.
         if not _host_reachable(DOWNLOAD_HOST, timeout):
-            return load_sample(note="MNIST could not be downloaded (no network); using the bundled sample")
+            return load_sample(note="MNIST could not be downloaded (no network); using the bundled sample",
+                               fallback_reason=OFFLINE)
         try:
             return load_keras(timeout=max(timeout, 60.0))
         except DataError as exc:
-            return load_sample(note=f"{exc}; using the bundled sample")
+            return load_sample(note=f"{exc}; using the bundled sample", fallback_reason=OFFLINE)
     path = Path(source).expanduser()
     if path.is_dir():
         return load_idx_folder(path)
@@ -254,7 +274,7 @@ def flatten(x: np.ndarray) -> np.ndarray:
 def to_nhwc(x: np.ndarray) -> np.ndarray:
     """``(N, 28, 28)`` or ``(N, 784)`` → ``(N, 28, 28, 1)``: batch, height, width, channels."""
     x = np.asarray(x)
-    return x.reshape(-1, 28, 28, 1)
+    return x.reshape(-1, INPUT_SIDE, INPUT_SIDE, 1)
 
 
 def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
@@ -270,7 +290,7 @@ def model_input(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == np.uint8:
         x = scale(x)
-    return flatten(x.astype(np.float32, copy=False).reshape(-1, 28, 28))
+    return flatten(x.astype(np.float32, copy=False).reshape(-1, INPUT_SIDE, INPUT_SIDE))
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
-INPUT_SIDE = 28
+from .data import INPUT_PIXELS, INPUT_SIDE
+
 NUM_CLASSES = 10
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "linear")
 PADDINGS = ("same", "valid")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+#: Each optimizer's name as a person reads it, which is also its class in ``keras.optimizers``.
+OPTIMIZER_LABELS = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
 
 
 class ConfigError(ValueError):
@@ -160,7 +162,132 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
            TrainOptions(epochs=5, batch_size=128), 669_706),
 ]}
 
-DEFAULT_PRESET = "default"
+
+def _dense_names(j: int) -> tuple[str, str, str, str]:
+    suffix = "" if j == 0 else str(j + 1)
+    return f"dense{suffix}", f"dense{suffix}_bn", f"dense{suffix}_act", f"dropout{suffix}"
+
+
+def _fused_activation(activation: str, batch_norm: bool) -> str | None:
+    """The activation a Conv2D/Dense applies itself: none when batch norm comes between (an ``Activation``
+    layer follows the normalisation instead) or when it is linear."""
+    return None if batch_norm or activation == "linear" else activation
+
+
+def _keras_value(v: object) -> str:
+    return "None" if v is None else repr(v)
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    """One Keras layer of a config's plan: its class and arguments, and what it outputs (batch axis left out)."""
+
+    name: str
+    kind: str  # the Keras class, e.g. "Conv2D"; "InputLayer" for the input
+    args: tuple = ()  # positional arguments of ``keras.layers.<kind>``
+    kwargs: tuple[tuple[str, object], ...] = ()  # keyword arguments besides ``name``
+    output_shape: tuple[int, ...] = ()
+    params: int = 0
+    formula: str = "no parameters"  # the parameter count written out, e.g. "(5·5·1 + 1)·32 = 832"
+    comment: str = ""  # shown after the Keras line
+
+    def keras_line(self) -> str:
+        """One line of Keras code that makes this layer, e.g. ``layers.Dense(10, name='logits')``."""
+        if self.kind == "InputLayer":
+            return f"keras.Input(shape={self.output_shape!r}, name={self.name!r})"
+        parts = [_keras_value(a) for a in self.args] + [f"{k}={_keras_value(v)}" for k, v in self.kwargs]
+        line = f"layers.{self.kind}({', '.join(parts + [f'name={self.name!r}'])})"
+        return f"{line}  # {self.comment}" if self.comment else line
+
+    def build(self, dtype: str | None = None):
+        """The Keras layer itself (``dtype``: a dtype policy; the softmax always computes in float32)."""
+        from keras import layers
+
+        extra = {"dtype": "float32"} if self.kind == "Softmax" else ({"dtype": dtype} if dtype else {})
+        return getattr(layers, self.kind)(*self.args, **dict(self.kwargs), name=self.name, **extra)
+
+
+def _check_spec(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def layer_plan(config: ModelConfig) -> list[PlannedLayer]:
+    """Every Keras layer of ``config`` in order, with output shapes and parameter counts computed by hand.
+
+    ``build_model``, ``layer_table`` and ``keras_code`` are all read off this plan. Raises
+    ``ConfigError`` naming the layer and shapes when a feature map would shrink below 1×1.
+    """
+    from .convarith import conv_params
+
+    plan = [PlannedLayer("pixels", "InputLayer", output_shape=(INPUT_PIXELS,))]
+    n_in = INPUT_PIXELS
+    if config.convs:
+        plan.append(PlannedLayer("reshape", "Reshape", ((INPUT_SIDE, INPUT_SIDE, 1),), (), (INPUT_SIDE, INPUT_SIDE, 1),
+                                 comment="same as tf.reshape(x, [-1, 28, 28, 1])"))
+        h = w = INPUT_SIDE
+        c = 1
+        n_pool = 0
+        for i, spec in enumerate(config.convs, start=1):
+            k = spec.kernel_size
+            _check_spec(spec.padding in PADDINGS, f"conv{i}: padding must be 'same' or 'valid', got {spec.padding!r}")
+            _check_spec(spec.activation in ACTIVATIONS, f"conv{i}: unknown activation {spec.activation!r}")
+            _check_spec(spec.filters >= 1 and k >= 1,
+                        f"conv{i}: needs at least one filter and a kernel of at least 1×1")
+            if spec.padding == "valid":
+                nh, nw = h - k + 1, w - k + 1
+                _check_spec(nh >= 1 and nw >= 1,
+                            f"conv{i}: a {k}×{k} kernel with 'valid' padding does not fit its {h}×{w}×{c} input "
+                            f"(it needs at least {k}×{k}); use a smaller kernel, 'same' padding or fewer conv blocks")
+                h, w = nh, nw
+            params = conv_params(k, c, spec.filters)
+            plan.append(PlannedLayer(
+                f"conv{i}", "Conv2D", (spec.filters, (k, k)),
+                (("padding", spec.padding), ("activation", _fused_activation(spec.activation, spec.batch_norm))),
+                (h, w, spec.filters), params, f"({k}·{k}·{c} + 1)·{spec.filters} = {params:,}"))
+            c = spec.filters
+            if spec.batch_norm:
+                plan += _batch_norm_layers(f"bn{i}", f"act{i}", (h, w, c), spec.activation)
+            if spec.pool:
+                n_pool += 1
+                nh, nw = h // 2, w // 2
+                _check_spec(nh >= 1 and nw >= 1,
+                            f"pool{n_pool}: 2×2 max-pooling of the {h}×{w}×{c} output of conv{i} would give {nh}×{nw}; "
+                            "use 'same' padding, smaller kernels or fewer conv blocks")
+                h, w = nh, nw
+                plan.append(PlannedLayer(f"pool{n_pool}", "MaxPooling2D", ((2, 2),), (("strides", 2),), (h, w, c)))
+        n_in = h * w * c
+        plan.append(PlannedLayer("flatten", "Flatten", output_shape=(n_in,),
+                                 formula=f"{h}·{w}·{c} = {n_in:,} values, no parameters",
+                                 comment="hwc[0] * hwc[1] * hwc[2] values"))
+    for j, spec in enumerate(config.dense):
+        name, bn_name, act_name, drop_name = _dense_names(j)
+        _check_spec(spec.units >= 1, f"{name}: needs at least one unit")
+        _check_spec(0.0 <= spec.dropout < 1.0, f"{drop_name}: dropout rate must be in [0, 1), got {spec.dropout}")
+        plan.append(_dense_layer(name, n_in, spec.units, _fused_activation(spec.activation, spec.batch_norm)))
+        if spec.batch_norm:
+            plan += _batch_norm_layers(bn_name, act_name, (spec.units,), spec.activation)
+        if spec.dropout > 0:
+            plan.append(PlannedLayer(drop_name, "Dropout", (spec.dropout,), (), (spec.units,)))
+        n_in = spec.units
+    plan.append(_dense_layer("logits", n_in, config.num_classes, None, with_activation=False))
+    plan.append(PlannedLayer("softmax", "Softmax", output_shape=(config.num_classes,)))
+    return plan
+
+
+def _dense_layer(name: str, n_in: int, units: int, activation: str | None,
+                 with_activation: bool = True) -> PlannedLayer:
+    params = (n_in + 1) * units
+    kwargs = (("activation", activation),) if with_activation else ()
+    return PlannedLayer(name, "Dense", (units,), kwargs, (units,), params, f"({n_in:,} + 1)·{units:,} = {params:,}")
+
+
+def _batch_norm_layers(bn_name: str, act_name: str, shape: tuple[int, ...], activation: str) -> list[PlannedLayer]:
+    """Batch normalisation (4 numbers per channel) and the activation moved after it."""
+    c = shape[-1]
+    return [PlannedLayer(bn_name, "BatchNormalization", output_shape=shape, params=4 * c,
+                         formula=f"4·{c} = {4 * c:,} (γ, β trainable; mean, variance not)"),
+            PlannedLayer(act_name, "Activation", (activation,), (), shape)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +295,7 @@ class LayerRow:
     """One layer of an architecture as the explainer shows it (shapes without the batch axis)."""
 
     name: str
-    kind: str  # "Input", "Reshape", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", …
+    kind: str  # the Keras class: "InputLayer", "Reshape", "Conv2D", "BatchNormalization", "MaxPooling2D", …
     output_shape: tuple[int, ...]
     params: int
     formula: str  # the parameter count written out, e.g. "(5·5·1 + 1)·32 = 832"
@@ -179,93 +306,13 @@ class LayerRow:
         return (None, *self.output_shape)
 
 
-def _dense_names(j: int) -> tuple[str, str, str, str]:
-    suffix = "" if j == 0 else str(j + 1)
-    return f"dense{suffix}", f"dense{suffix}_bn", f"dense{suffix}_act", f"dropout{suffix}"
-
-
 def layer_table(config: ModelConfig) -> list[LayerRow]:
     """Every layer's output shape and parameter count, computed by hand (no Keras), in order.
 
-    Raises ``ConfigError`` naming the layer and shapes when a feature map would shrink below 1×1.
+    One row per layer of ``build_model(config).layers``, from the input to the softmax. Raises
+    ``ConfigError`` naming the layer and shapes when a feature map would shrink below 1×1.
     """
-    rows = [LayerRow("pixels", "Input", (784,), 0, "no parameters", "keras.Input(shape=(784,))")]
-    if config.convs:
-        rows.append(LayerRow("reshape", "Reshape", (28, 28, 1), 0, "no parameters",
-                             "layers.Reshape((28, 28, 1))  # same as tf.reshape(x, [-1, 28, 28, 1])"))
-        h = w = INPUT_SIDE
-        c = 1
-        n_pool = 0
-        for i, spec in enumerate(config.convs, start=1):
-            k = spec.kernel_size
-            if spec.padding not in PADDINGS:
-                raise ConfigError(f"conv{i}: padding must be 'same' or 'valid', got {spec.padding!r}")
-            if spec.activation not in ACTIVATIONS:
-                raise ConfigError(f"conv{i}: unknown activation {spec.activation!r}")
-            if spec.filters < 1 or k < 1:
-                raise ConfigError(f"conv{i}: needs at least one filter and a kernel of at least 1×1")
-            if spec.padding == "valid":
-                nh, nw = h - k + 1, w - k + 1
-                if nh < 1 or nw < 1:
-                    raise ConfigError(
-                        f"conv{i}: a {k}×{k} kernel with 'valid' padding does not fit its {h}×{w}×{c} input "
-                        f"(it needs at least {k}×{k}); use a smaller kernel, 'same' padding or fewer conv blocks")
-                h, w = nh, nw
-            params = (k * k * c + 1) * spec.filters
-            act = "None" if spec.batch_norm or spec.activation == "linear" else repr(spec.activation)
-            rows.append(LayerRow(
-                f"conv{i}", "Conv2D", (h, w, spec.filters), params,
-                f"({k}·{k}·{c} + 1)·{spec.filters} = {params:,}",
-                f"layers.Conv2D({spec.filters}, ({k}, {k}), padding={spec.padding!r}, activation={act}, name='conv{i}')"))
-            c = spec.filters
-            if spec.batch_norm:
-                rows.append(LayerRow(f"bn{i}", "BatchNormalization", (h, w, c), 4 * c,
-                                     f"4·{c} = {4 * c:,} (γ, β trainable; mean, variance not)",
-                                     f"layers.BatchNormalization(name='bn{i}')"))
-                rows.append(LayerRow(f"act{i}", "Activation", (h, w, c), 0, "no parameters",
-                                     f"layers.Activation({spec.activation!r}, name='act{i}')"))
-            if spec.pool:
-                n_pool += 1
-                nh, nw = h // 2, w // 2
-                if nh < 1 or nw < 1:
-                    raise ConfigError(
-                        f"pool{n_pool}: 2×2 max-pooling of the {h}×{w}×{c} output of conv{i} would give {nh}×{nw}; "
-                        "use 'same' padding, smaller kernels or fewer conv blocks")
-                h, w = nh, nw
-                rows.append(LayerRow(f"pool{n_pool}", "MaxPooling2D", (h, w, c), 0, "no parameters",
-                                     f"layers.MaxPooling2D((2, 2), strides=2, name='pool{n_pool}')"))
-        n_in = h * w * c
-        rows.append(LayerRow("flatten", "Flatten", (n_in,), 0, f"{h}·{w}·{c} = {n_in:,} values, no parameters",
-                             "layers.Flatten(name='flatten')  # hwc[0] * hwc[1] * hwc[2] values"))
-    else:
-        n_in = 784
-    for j, spec in enumerate(config.dense):
-        name, bn_name, act_name, drop_name = _dense_names(j)
-        if spec.units < 1:
-            raise ConfigError(f"{name}: needs at least one unit")
-        if not 0.0 <= spec.dropout < 1.0:
-            raise ConfigError(f"{drop_name}: dropout rate must be in [0, 1), got {spec.dropout}")
-        params = (n_in + 1) * spec.units
-        act = "None" if spec.batch_norm or spec.activation == "linear" else repr(spec.activation)
-        rows.append(LayerRow(name, "Dense", (spec.units,), params, f"({n_in:,} + 1)·{spec.units:,} = {params:,}",
-                             f"layers.Dense({spec.units}, activation={act}, name='{name}')"))
-        if spec.batch_norm:
-            rows.append(LayerRow(bn_name, "BatchNormalization", (spec.units,), 4 * spec.units,
-                                 f"4·{spec.units} = {4 * spec.units:,} (γ, β trainable; mean, variance not)",
-                                 f"layers.BatchNormalization(name='{bn_name}')"))
-            rows.append(LayerRow(act_name, "Activation", (spec.units,), 0, "no parameters",
-                                 f"layers.Activation({spec.activation!r}, name='{act_name}')"))
-        if spec.dropout > 0:
-            rows.append(LayerRow(drop_name, "Dropout", (spec.units,), 0, "no parameters",
-                                 f"layers.Dropout({spec.dropout}, name='{drop_name}')"))
-        n_in = spec.units
-    params = (n_in + 1) * config.num_classes
-    rows.append(LayerRow("logits", "Dense", (config.num_classes,), params,
-                         f"({n_in:,} + 1)·{config.num_classes} = {params:,}",
-                         f"layers.Dense({config.num_classes}, name='logits')"))
-    rows.append(LayerRow("softmax", "Softmax", (config.num_classes,), 0, "no parameters",
-                         "layers.Softmax(name='softmax')"))
-    return rows
+    return [LayerRow(p.name, p.kind, p.output_shape, p.params, p.formula, p.keras_line()) for p in layer_plan(config)]
 
 
 def validate(config: ModelConfig) -> None:
@@ -284,41 +331,16 @@ def build_model(config: ModelConfig, seed: int | None = None, name: str = "mnist
     ``dtype`` is a Keras dtype policy for every layer but the softmax, e.g. ``"mixed_bfloat16"``
     for fast training (weights stay float32; the softmax always computes in float32).
     """
-    validate(config)
+    plan = layer_plan(config)
     import keras
-    from keras import layers
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    d = {"dtype": dtype} if dtype else {}
-    inputs = keras.Input(shape=(784,), name="pixels")
+    inputs = keras.Input(shape=plan[0].output_shape, name=plan[0].name)
     x = inputs
-    if config.convs:
-        x = layers.Reshape((INPUT_SIDE, INPUT_SIDE, 1), name="reshape", **d)(x)
-        n_pool = 0
-        for i, spec in enumerate(config.convs, start=1):
-            act = None if spec.batch_norm or spec.activation == "linear" else spec.activation
-            x = layers.Conv2D(spec.filters, spec.kernel_size, padding=spec.padding, activation=act, name=f"conv{i}",
-                              **d)(x)
-            if spec.batch_norm:
-                x = layers.BatchNormalization(name=f"bn{i}", **d)(x)
-                x = layers.Activation(spec.activation, name=f"act{i}", **d)(x)
-            if spec.pool:
-                n_pool += 1
-                x = layers.MaxPooling2D((2, 2), strides=2, name=f"pool{n_pool}", **d)(x)
-        x = layers.Flatten(name="flatten", **d)(x)
-    for j, spec in enumerate(config.dense):
-        dense_name, bn_name, act_name, drop_name = _dense_names(j)
-        act = None if spec.batch_norm or spec.activation == "linear" else spec.activation
-        x = layers.Dense(spec.units, activation=act, name=dense_name, **d)(x)
-        if spec.batch_norm:
-            x = layers.BatchNormalization(name=bn_name, **d)(x)
-            x = layers.Activation(spec.activation, name=act_name, **d)(x)
-        if spec.dropout > 0:
-            x = layers.Dropout(spec.dropout, name=drop_name, **d)(x)
-    x = layers.Dense(config.num_classes, name="logits", **d)(x)
-    outputs = layers.Softmax(name="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=name)
+    for layer in plan[1:]:
+        x = layer.build(dtype)(x)
+    return keras.Model(inputs, x, name=name)
 
 
 def keras_code(config: ModelConfig, options: TrainOptions | None = None) -> str:
@@ -327,15 +349,15 @@ def keras_code(config: ModelConfig, options: TrainOptions | None = None) -> str:
         "import keras",
         "from keras import layers",
         "",
-        "inputs = keras.Input(shape=(784,), name='pixels')  # flat 28×28 images, scaled to [0, 1]",
-        "x = inputs",
     ]
-    for row in layer_table(config)[1:]:
-        code, _, comment = row.keras.partition("  #")
+    plan = layer_plan(config)
+    lines += [f"inputs = {plan[0].keras_line()}  # flat 28×28 images, scaled to [0, 1]", "x = inputs"]
+    for layer in plan[1:]:
+        code, _, comment = layer.keras_line().partition("  #")
         lines.append(f"x = {code}(x)" + (f"  #{comment}" if comment else ""))
     lines += ["outputs = x", "model = keras.Model(inputs, outputs)"]
     if options is not None:
-        opt = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}[options.optimizer]
+        opt = OPTIMIZER_LABELS[options.optimizer]
         lines += [
             f"model.compile(optimizer=keras.optimizers.{opt}(learning_rate={options.learning_rate}),",
             "              loss='sparse_categorical_crossentropy', metrics=['accuracy'])",
@@ -343,11 +365,3 @@ def keras_code(config: ModelConfig, options: TrainOptions | None = None) -> str:
         ]
     lines.append("model.summary()")
     return "\n".join(lines) + "\n"
-
-
-def with_conv(config: ModelConfig, index: int, **changes) -> ModelConfig:
-    """A copy of ``config`` with conv layer ``index`` (0-based) changed."""
-    convs = list(config.convs)
-    convs[index] = replace(convs[index], **changes)
-    return replace(config, convs=tuple(convs))
-

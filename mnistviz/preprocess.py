@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-SIDE = 28  # the model's input is 28×28
+from .data import INPUT_SIDE as SIDE  # the model's input is 28×28
+
 BOX = 20  # MNIST digits fit a 20×20 box
 CENTRE = (14.0, 14.0)  # where MNIST digits have their centre of mass (row, col), measured on the sample
 WORK_SIDE = 1024  # larger inputs are shrunk to this first: no digit needs more pixels to be read

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .models import PRESETS, ModelConfig
 from .store import load_model_checked
 
 ASSETS = Path(__file__).parent / "assets"
@@ -25,10 +24,6 @@ def default_meta() -> dict:
         return json.loads(DEFAULT_META_PATH.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def default_config() -> ModelConfig:
-    return PRESETS["default"].config
 
 
 def load_default_model():

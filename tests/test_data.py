@@ -81,6 +81,18 @@ def test_auto_offline_reaches_the_sample_quickly(monkeypatch, tmp_path):
     assert time.perf_counter() - t0 < 20  # generous: the point is that it does not hang
     assert ds.source == "sample"
     assert "using the bundled sample" in ds.note
+    assert ds.fallback_reason == data.OFFLINE  # this machine has no network and no cache
+
+
+def test_a_sample_standing_in_says_so_and_the_plain_sample_does_not(tmp_path):
+    missing = tmp_path / "nope.npz"
+    try:
+        data.load_data(str(missing))
+    except data.DataError as exc:
+        ds = data.sample_instead_of(str(missing), exc)
+    assert ds.source == "sample" and ds.fallback_reason == data.UNUSABLE_SOURCE
+    assert str(missing) in ds.note and "using the bundled sample" in ds.note
+    assert data.load_sample().fallback_reason == "" and data.load_data("sample").fallback_reason == ""
 
 
 def test_auto_uses_a_keras_cache_when_present(monkeypatch, tmp_path):

@@ -76,8 +76,11 @@ def test_course_figures():
 def test_layer_table_equals_keras_layer_by_layer(config):
     model = models.build_model(config)
     rows = models.layer_table(config)
-    assert [r.name for r in rows[1:]] == [layer.name for layer in model.layers[1:]]
-    for row in rows[1:]:
+    # one row per Keras layer, input and softmax included: "Layers" counts the same everywhere
+    assert len(rows) == len(model.layers)
+    assert [r.name for r in rows] == [layer.name for layer in model.layers]
+    assert (rows[0].kind, rows[-2].name, rows[-1].kind) == ("InputLayer", "logits", "Softmax")
+    for row in rows:
         layer = model.get_layer(row.name)
         assert tuple(layer.output.shape[1:]) == row.output_shape, row.name
         assert layer.count_params() == row.params, row.name
@@ -115,3 +118,17 @@ def test_keras_code_builds_the_same_model():
     assert namespace["model"].count_params() == 93_322
     x = np.zeros((1, 784), np.float32)
     assert namespace["model"](x).shape == (1, 10)
+
+
+def test_keras_code_lines_are_the_layer_table_lines():
+    cfg = models.PRESETS["bn_cnn"].config
+    code = models.keras_code(cfg)
+    for row in models.layer_table(cfg)[1:]:
+        assert f"x = {row.keras.partition('  #')[0]}(x)" in code, row.name
+    assert "keras.optimizers" not in code  # compiled only when options are given
+    assert "keras.optimizers.RMSprop(" in models.keras_code(cfg, models.TrainOptions(optimizer="rmsprop"))
+
+
+def test_optimizer_labels_cover_every_optimizer_keras_knows_by_that_name():
+    for key, label in models.OPTIMIZER_LABELS.items():
+        assert getattr(keras.optimizers, label)().__class__.__name__ == label, key

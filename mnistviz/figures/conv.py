@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..convarith import fmt
-from .images import DIVERGING, compact, heatmap, outline, tile, tile_coordinates
+from .images import DIVERGING, compact, heatmap, tile, tile_coordinates
 
 
 def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int, cols: int = 8) -> go.Figure:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..data import INPUT_SIDE as SIDE
 from .images import INK, outline, picture, tile
-
-SIDE = 28  # MNIST's image side (also ``mnistviz.data.SIDE``)
 
 
 def one_hot(onehot: np.ndarray) -> go.Figure:
