@@ -213,8 +213,8 @@ def serve(web: int, workers: int, port: int, cache: str, run_dir: Path | None = 
         cfg = run_dir / "haproxy.cfg"
         cfg.write_text(haproxy_config(local_servers(ports), port, str(run_dir / "haproxy.sock")))
         proxy = the_class.start("haproxy", [find_program("haproxy"), "-f", str(cfg), "-db"])
-        print(f"mnistviz: {web} web process(es), {workers} worker(s), store {cache}, logs in {run_dir}",
-              flush=True)
+        print(f"mnistviz: {web} web process(es), {workers} worker(s), queue {env['MNISTVIZ_REDIS_URL']}, "
+              f"store {cache}, logs in {run_dir}", flush=True)
         for child, p in zip(webs, ports):
             if not wait_until(lambda p=p: answers(f"http://127.0.0.1:{p}{HEALTH_PATH}") or bool(stopping),
                               child, STARTUP_TIMEOUT_S):
