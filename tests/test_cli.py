@@ -59,3 +59,53 @@ def test_train_writes_a_model_that_evaluate_and_predict_use(tmp_path):
     assert p.returncode == 0
     pred = json.loads(p.stdout)
     assert 0 <= pred["digit"] <= 9 and abs(sum(pred["probabilities"]) - 1) < 1e-3
+
+
+def test_library_never_imports_the_benchmark():
+    """``python -m mnistviz bench`` runs ``benchmarks.run`` as a process in the checkout (the smoke test runs it)."""
+    for path in (ROOT / "mnistviz").rglob("*.py"):
+        text = path.read_text()
+        assert "from benchmarks" not in text and "import benchmarks" not in text, path
+
+
+def test_worker_without_redis_is_one_line_and_exit_2():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MNISTVIZ_REDIS_URL"}
+    p = subprocess.run([sys.executable, "-m", "mnistviz", "worker"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        "error: no Redis to work for: pass --redis-url or set MNISTVIZ_REDIS_URL"]
+
+
+def test_prefetch_trains_once_then_loads(tmp_path):
+    """Before class: listed lab settings (a URL or its query) go into the store; a second prefetch loads them."""
+    import os
+
+    env = dict(os.environ, MNISTVIZ_CACHE=str(tmp_path / "store"), TF_CPP_MIN_LOG_LEVEL="2")
+    listed = tmp_path / "class.txt"
+    listed.write_text("# week 3\nhttp://localhost:8501/lab?b=0&dl=1&u=16&ep=1&n=500\n\n")
+
+    def prefetch():
+        return subprocess.run([sys.executable, "-m", "mnistviz", "prefetch", "--no-presets", "--data", "sample",
+                               "--file", str(listed), "b=0&dl=1&u=8&ep=1&n=500"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300, env=env)
+
+    first = prefetch()
+    assert first.returncode == 0, first.stderr[-2000:]
+    lines = first.stdout.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["trained", "trained"]
+    keys = [ln.split()[-1] for ln in lines]
+    assert sorted(p.name for p in (tmp_path / "store").glob("*.keras")) == sorted(f"{k}.keras" for k in keys)
+    second = prefetch()
+    assert [ln.split()[0] for ln in second.stdout.splitlines()] == ["loaded", "loaded"]
+    assert [ln.split()[-1] for ln in second.stdout.splitlines()] == keys
+
+
+def test_prefetch_names_a_bad_setting(tmp_path):
+    import os
+
+    p = subprocess.run([sys.executable, "-m", "mnistviz", "prefetch", "--no-presets", "--file",
+                        str(tmp_path / "missing.txt")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, MNISTVIZ_CACHE=str(tmp_path / "store")))
+    assert p.returncode == 2 and "missing.txt: cannot read it" in p.stderr
