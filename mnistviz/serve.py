@@ -52,6 +52,7 @@ defaults
     log global
     option httplog
     option dontlognull
+    option redispatch
     timeout connect 5s
     timeout client 60s
     timeout server 60s

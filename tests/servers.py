@@ -24,6 +24,7 @@ from mnistviz.serve import (answers, find_program, free_port, haproxy_config, lo
                             streamlit_command)
 
 ROOT = Path(__file__).resolve().parents[1]
+MARK_HEADER = "X-Test-Session"  # a browser context's name: HAProxy's log shows it with every request
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -116,6 +117,7 @@ class HAProxyClass:
     url: str
     socket: Path
     proxy: subprocess.Popen
+    proxy_log: Path
     backends: list[Backend] = field(default_factory=list)
 
     def servers_state(self) -> dict[str, str]:
@@ -152,14 +154,15 @@ def haproxy_class(tmp_path_factory, browser):
                                         stderr=subprocess.STDOUT)
             backends.append(Backend(f"web{i}", port, proc, log))
         front, sock, cfg = free_port(), run / "haproxy.sock", run / "haproxy.cfg"
-        cfg.write_text(haproxy_config(local_servers([b.port for b in backends]), front, str(sock)))
+        text = haproxy_config(local_servers([b.port for b in backends]), front, str(sock))
+        cfg.write_text(text.replace("frontend www\n", f"frontend www\n    http-request capture req.hdr({MARK_HEADER}) len 16\n"))
         log = run / "haproxy.log"
         with open(log, "wb") as out:
             proxy = subprocess.Popen([haproxy, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)
         for b in backends:
             wait_for(lambda b=b: answers(f"http://127.0.0.1:{b.port}/_stcore/health"), b.proc, b.name, b.log)
             warm_up(browser, f"http://127.0.0.1:{b.port}")
-        setup = HAProxyClass(f"http://127.0.0.1:{front}", sock, proxy, backends)
+        setup = HAProxyClass(f"http://127.0.0.1:{front}", sock, proxy, log, backends)
         wait_for(lambda: set(setup.servers_state().values()) == {"UP"} if sock.exists() else False, proxy,
                  "haproxy", log, timeout=20)
         yield setup
