@@ -23,3 +23,37 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+# TensorFlow's start-up lines on a machine without a GPU driver: printed by its C++ side before its log
+# level applies (or at error level, for cuInit), so TF_CPP_MIN_LOG_LEVEL cannot hold them back.
+_NO_GPU_CHATTER = ("All log messages before absl::InitializeLog()", "Could not find cuda drivers",
+                   "failed call to cuInit", "Unable to register cu")
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and let it look for GPUs, with its no-GPU-driver chatter taken off stderr.
+
+    Everything else it prints there is passed through. The app calls this once before anything else
+    touches TensorFlow; later imports find the module loaded and print nothing."""
+    import sys
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the cuInit call happens here
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().decode(errors="replace").splitlines(keepends=True)
+                    if not any(marker in line for marker in _NO_GPU_CHATTER)]
+            sys.stderr.write("".join(kept))
+    return tf

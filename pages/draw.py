@@ -8,16 +8,15 @@ import streamlit as st
 from PIL import Image, ImageOps
 from streamlit_drawable_canvas import st_canvas
 
-from mnistviz import activations, attribution, figures
+from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.shared import model_picker
+from pages.shared import active_model, use_drawing
 
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
-STAGE_PAGES = {
-    "Conv2D": ("pages/stage_conv.py", "Convolution"),
-    "MaxPooling2D": ("pages/stage_pool.py", "Max pooling"),
-}
+# The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
+STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
+               for kind in ("Conv2D", "MaxPooling2D")}
 
 
 # --- small helpers (layout only) ---------------------------------------------------------------
@@ -195,8 +194,7 @@ def live(model) -> None:
     stages = activations.stages(model, result.image)  # ONE forward pass for everything below
     proba = stages[-1].array.reshape(-1)
     digit = int(proba.argmax())
-    st.session_state["drawing"] = result.image
-    st.session_state["input_kind"] = "drawing"
+    use_drawing(result.image)
     with right:
         st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
         for note in result.warnings:
@@ -215,6 +213,6 @@ st.title("Draw a digit")
 st.markdown("Draw a digit and watch a convolutional network read it: your strokes are turned into a 28×28 "
             "picture like the ones it learned from, passed through its layers, and turned into ten "
             "probabilities, updated after every stroke.")
-active = model_picker()
+active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 live(active.model)

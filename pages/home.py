@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mnistviz import models, pretrained
+from mnistviz import data, models, pretrained
 from pages.shared import active_model, dataset
 
 st.title("How a convolutional network reads a handwritten digit")
@@ -21,10 +21,10 @@ c1, c2 = st.columns(2)
 with c1.container(border=True):
     st.subheader(":material/database: Data in use")
     st.markdown(f"**{ds.description}**")
-    if ds.note.startswith("the data source"):  # MNISTVIZ_DATA named something unusable
+    if ds.fallback_reason == data.UNUSABLE_SOURCE:  # MNISTVIZ_DATA named something unusable
         st.warning("The data source set with MNISTVIZ_DATA could not be used, so the app uses the bundled "
                    "sample of 10,000 MNIST training digits instead.", icon=":material/error:")
-    elif ds.source == "sample" and ds.note:  # "auto" found no MNIST: offline
+    elif ds.fallback_reason == data.OFFLINE:  # "auto" found no MNIST
         st.info(
             "Offline mode: the full MNIST (60,000 / 10,000) could not be loaded, so the app uses the "
             "10,000 real MNIST training digits shipped inside it. Accuracy on its held-out part is "
@@ -45,7 +45,7 @@ with c2.container(border=True):
     rows = models.layer_table(config)
     st.markdown(" → ".join(r.name for r in rows[1:]))
     st.caption(f"{models.count_params(config):,} parameters.")
-    if am.id == "default" and meta:
+    if am.is_default and meta:
         scored = (f" On the sample's held-out digits it gets **{meta['test_accuracy']:.2%}** right (sample "
                   "validation accuracy)." if "test_accuracy" in meta else "")
         st.caption(

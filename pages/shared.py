@@ -1,38 +1,58 @@
-"""What every page shares: cached data and models, the active model, the input digit, stage headers.
+"""What every page shares: the sidebar (input digit and active model), cached data and models, the
+"Next:" link and stage headers.
 
-Not a page itself (``app.py`` lists the pages explicitly). Session-state keys it owns:
+Not a page itself (``app.py`` lists the pages, from ``mnistviz.lessons``). ``app.py`` draws the sidebar
+once per script run, before the page runs (``sidebar``); pages only read what it chose:
+``current_input()`` and ``active_model()``.
 
-- ``active_model``: ``"default"`` or the id of a model trained in the lab this session.
-- ``lab_models``:   ``{id: LabModel}`` trained in this session (never shared between people).
-- ``input_kind``:   ``"test"`` (a digit of the active data set's test split) or ``"drawing"``.
-- ``input_index``:  index into the test split; ``input_class`` filter (``"any"`` or a digit);
-                    ``input_wrong_only``: only digits the active model gets wrong.
-- ``drawing``:      the latest preprocessed drawing ``(28, 28)`` float32 in [0, 1], set by the Draw page.
+Session-state keys (one browser session each; never shared with another person):
+
+- ``model_shelf``:  this session's ``ModelShelf`` (models trained in the lab, and which one is active).
+- ``input_kind``:   ``"test"`` (a digit of the active data set's test split) or ``"drawing"``;
+  ``input_index``:  index into the test split; ``input_class``: ``"any"`` or a digit;
+  ``input_wrong_only``: only digits the active model gets wrong. These four ARE the sidebar widgets'
+  keys: the widgets live in app.py, so their state lasts from page to page.
+- ``drawing``:      the latest preprocessed drawing ``(28, 28)`` float32 in [0, 1] (``use_drawing``).
+
+The cache rule: ``st.cache_data``, ``st.cache_resource`` and module-level dicts are shared by every
+session of the process. Key them by content only (a model-store key, a file's sha256, a config's
+fields), never by a name that is unique only inside one session ("run 1"), and never pass the object
+that decides the answer as an unhashed ``_argument`` without a content key beside it. Cached objects
+are shared read-only: never train a cached model or write into a cached array.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-import mnistviz  # noqa: F401  (sets TensorFlow's log level before it is imported)
+import mnistviz
 from mnistviz import data as mdata
+from mnistviz import lessons
 from mnistviz import models as mmodels
-from mnistviz.shelf import ModelShelf
+from mnistviz.shelf import DEFAULT_KEY, ModelShelf
 
 DATA_SOURCE = os.environ.get("MNISTVIZ_DATA", "auto")
+INPUT_KEYS = ("input_kind", "input_class", "input_wrong_only", "input_index")
+MODEL_CHOICE_KEY = "model_choice"
 
 
 def _run_through_app_py() -> None:
     """A person whose first visit to a fresh server is a page link (e.g. /draw) would get Streamlit's
-    legacy pages/-folder mode (this page alone, without app.py's navigation and layout): Streamlit
-    decides that mode before app.py has ever called st.navigation. Switch it off and rerun, so
-    app.py runs and opens the requested page."""
+    legacy pages/-folder mode (this page alone, without app.py's navigation and sidebar): Streamlit
+    decides that mode before app.py has ever called st.navigation, from the folder's name. Switch it
+    off and rerun, so app.py runs and opens the requested page. (``AppTest`` resets that mode before
+    every run, so after ``switch_page`` its runs come here too.) Called on import and by the getters
+    every page calls (``dataset``, ``active_model``, ``current_input``).
+
+    Streamlit 1.67 has no supported switch for this (the folder must keep its agreed name); issue
+    streamlit#9624 was closed as not reproducible without a pages/ folder. Checked by the browser
+    fixture's ``warm_up`` (tests/conftest.py)."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
@@ -41,22 +61,39 @@ def _run_through_app_py() -> None:
 
 
 _run_through_app_py()
+mnistviz.import_tensorflow_quietly()
 
 
-# --- cached resources --------------------------------------------------------------------------
+# --- cached resources (shared by every session: see the cache rule above) -----------------------
 
-@st.cache_data(show_spinner="Loading digits…")
+def _read_only(ds: mdata.Dataset) -> mdata.Dataset:
+    for f in fields(ds):
+        value = getattr(ds, f.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return ds
+
+
+@st.cache_resource(show_spinner="Loading digits…")
 def load_dataset(source: str = DATA_SOURCE) -> mdata.Dataset:
-    """The active data set (a copy per call, cached per source)."""
+    """The active data set: ONE read-only copy per source for the whole process (its arrays are not
+    writeable; copy before changing one)."""
     try:
-        return mdata.load_data(source)
+        return _read_only(mdata.load_data(source))
     except mdata.DataError as exc:
-        fallback = mdata.load_sample(note=f"the data source {source!r} could not be used ({exc}); using the bundled sample")
-        return fallback
+        return _read_only(mdata.sample_instead_of(source, exc))
 
 
 def dataset() -> mdata.Dataset:
+    _run_through_app_py()
     return load_dataset(DATA_SOURCE)
+
+
+def _default_model_id() -> str:
+    """The default model's content key: its file's sha256 as recorded beside it."""
+    from mnistviz import pretrained
+
+    return f"{DEFAULT_KEY}:{pretrained.default_meta().get('sha256', 'unknown')}"
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model…")
@@ -73,18 +110,20 @@ def default_model():
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # each slider position builds one; keep memory bounded
-def untrained_model(config_json: str, seed: int = 0):
-    """A freshly initialised (random) model of an architecture, shared read-only."""
+def untrained_model(config: mmodels.ModelConfig, seed: int = 0):
+    """A freshly initialised (random) model of an architecture, shared read-only (keyed by the
+    config's fields, which Streamlit hashes)."""
     from mnistviz import activations
 
-    model = mmodels.build_model(mmodels.ModelConfig.from_dict(json.loads(config_json)), seed=seed)
+    model = mmodels.build_model(config, seed=seed)
     activations.stages(model, np.zeros((1, 784), np.float32))
     return model
 
 
 @st.cache_data(show_spinner="Scoring the test split…", max_entries=16)
-def test_predictions(model_id: str, _model, source: str = DATA_SOURCE) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted digits and their probabilities for the whole test split (cached per model id)."""
+def test_predictions(model_key: str, _model, source: str = DATA_SOURCE) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted digits and their probabilities for the whole test split. ``model_key`` is the model's
+    content key (``ActiveModel.id``): it alone decides the cache entry."""
     from mnistviz import activations
 
     proba = activations.probabilities(_model, load_dataset(source).x_test)
@@ -94,23 +133,15 @@ def test_predictions(model_id: str, _model, source: str = DATA_SOURCE) -> tuple[
 # --- the active model --------------------------------------------------------------------------
 
 @dataclass
-class LabModel:
-    """A model this person trained in the lab."""
-
-    id: str
-    model: object
-    config: mmodels.ModelConfig
-    options: mmodels.TrainOptions
-    label: str
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass
 class ActiveModel:
-    id: str
+    id: str  # a content key: "default:<sha256>" or the model store's key
     model: object
     config: mmodels.ModelConfig | None
     label: str
+
+    @property
+    def is_default(self) -> bool:
+        return self.id == _default_model_id()
 
 
 def model_shelf() -> ModelShelf:
@@ -121,32 +152,28 @@ def model_shelf() -> ModelShelf:
 
 
 def active_model() -> ActiveModel:
-    """The model this session looks through: the shipped default, or one trained in the lab."""
+    """The model this session looks through: the shipped default, or one from its shelf."""
+    _run_through_app_py()
     entry = model_shelf().active
     if entry is not None:
         return ActiveModel(entry.key, entry.model, entry.config, entry.label)
-    key = st.session_state.get("active_model", "default")
-    lab = st.session_state.get("lab_models", {})
-    if key != "default" and key in lab:
-        m = lab[key]
-        return ActiveModel(m.id, m.model, m.config, m.label)
-    return ActiveModel("default", default_model(), mmodels.PRESETS["default"].config,
+    return ActiveModel(_default_model_id(), default_model(), mmodels.PRESETS["default"].config,
                        "default model (course CNN, pretrained on the bundled sample)")
 
 
-def model_picker(where=None) -> ActiveModel:
-    """A select box over the default and this session's lab models; returns the active one."""
-    where = where or st.sidebar
-    lab = st.session_state.get("lab_models", {})
-    options = ["default", *lab.keys()]
-    labels = {"default": "Default (pretrained)", **{k: m.label for k, m in lab.items()}}
-    current = st.session_state.get("active_model", "default")
-    if current not in options:
-        current = "default"
-    choice = where.selectbox("Active model", options, index=options.index(current), format_func=labels.get,
-                             key="_active_model_widget", help="Models you train in the Lab appear here.")
-    st.session_state["active_model"] = choice
-    return active_model()
+def _use_chosen_model() -> None:
+    model_shelf().use(st.session_state[MODEL_CHOICE_KEY])
+
+
+def _model_picker() -> None:
+    """A select box over the default and this session's shelf. The shelf holds the choice (the lab
+    changes it too); the widget shows it."""
+    shelf = model_shelf()
+    entries = shelf.entries()
+    labels = {DEFAULT_KEY: "Default (pretrained)", **{e.key: e.label for e in entries}}
+    st.session_state[MODEL_CHOICE_KEY] = shelf.active_key or DEFAULT_KEY
+    st.sidebar.selectbox("Active model", list(labels), key=MODEL_CHOICE_KEY, format_func=labels.get,
+                         on_change=_use_chosen_model, help="Models you train in the Lab appear here.")
 
 
 # --- the input digit ---------------------------------------------------------------------------
@@ -159,85 +186,108 @@ class InputDigit:
 
 
 def current_input() -> InputDigit:
-    """The digit the person follows through the network (see the module docstring for the keys)."""
+    """The digit the person follows through the network, as the sidebar chose it."""
+    _run_through_app_py()
     ds = dataset()
-    if st.session_state.get("input_kind") == "drawing" and st.session_state.get("drawing") is not None:
-        return InputDigit(np.asarray(st.session_state["drawing"], np.float32), None, "your drawing")
-    i = int(st.session_state.get("input_index", 0)) % len(ds.x_test)
+    ss = st.session_state
+    if ss.get("input_kind") == "drawing" and ss.get("drawing") is not None:
+        return InputDigit(np.asarray(ss["drawing"], np.float32), None, "your drawing")
+    i = int(ss.get("input_index", 0)) % len(ds.x_test)
     return InputDigit(mdata.scale(ds.x_test[i]), int(ds.y_test[i]), f"test digit #{i} (true label {int(ds.y_test[i])})")
 
 
-def _synced(canonical: str, widget: str, default):
-    """Copy the person's choice into a widget's state before it is drawn (widget state is dropped on
-    pages that do not draw it, and code such as the Draw page may have changed the choice)."""
-    value = st.session_state.get(canonical, default)
-    if st.session_state.get(widget) != value:
-        st.session_state[widget] = value
-    return value
+def use_drawing(image: np.ndarray) -> None:
+    """The Draw page's latest digit ``(28, 28)`` in [0, 1] becomes the input the walkthrough follows
+    (from the next script run on: the sidebar's widgets may already be drawn in this one)."""
+    st.session_state["drawing"] = image
+    st.session_state["follow_drawing"] = True
 
 
-def _adopt(widget: str, canonical: str) -> None:
-    """on_change: the person moved the widget, so its value becomes the choice."""
-    st.session_state[canonical] = st.session_state[widget]
-
-
-def input_picker() -> InputDigit:
-    """Sidebar controls that choose the input digit; the choice follows the person from page to page."""
+def matching_test_digits(digit_class, wrong_only: bool) -> np.ndarray:
+    """Indices of the test split with true label ``digit_class`` ("any": all) and, with ``wrong_only``,
+    that the active model gets wrong; all of them when nothing matches."""
     ds = dataset()
+    candidates = np.arange(len(ds.x_test))
+    if digit_class != "any":
+        candidates = candidates[ds.y_test == digit_class]
+    if wrong_only:
+        am = active_model()
+        pred, _ = test_predictions(am.id, am.model)
+        candidates = candidates[pred[candidates] != ds.y_test[candidates]]
+    return candidates
+
+
+def _pick_random(candidates: np.ndarray) -> None:
+    st.session_state["input_index"] = int(np.random.default_rng().choice(candidates))
+
+
+def _input_picker() -> None:
+    """Sidebar controls that choose the input digit."""
+    ss = st.session_state
     sb = st.sidebar
     sb.subheader("Input digit")
-    has_drawing = st.session_state.get("drawing") is not None
+    has_drawing = ss.get("drawing") is not None
+    if ss.pop("follow_drawing", False):
+        ss["input_kind"] = "drawing"
     kinds = ["test", "drawing"] if has_drawing else ["test"]
-    if st.session_state.get("input_kind", "test") not in kinds:
-        st.session_state["input_kind"] = "test"
-    _synced("input_kind", "_input_kind_widget", "test")
-    kind = sb.radio("Source", kinds, horizontal=True, key="_input_kind_widget",
-                    on_change=_adopt, args=("_input_kind_widget", "input_kind"),
+    if ss.get("input_kind") not in kinds:
+        ss["input_kind"] = "test"
+    kind = sb.radio("Source", kinds, horizontal=True, key="input_kind",
                     format_func={"test": "Test digit", "drawing": "My drawing"}.get,
                     help=None if has_drawing else "Draw a digit on the Draw page to follow it here.")
-    st.session_state["input_kind"] = kind
     if kind == "test":
-        _synced("input_class", "_input_class_widget", "any")
-        cls = sb.selectbox("True digit", ["any", *range(10)], key="_input_class_widget",
-                           on_change=_adopt, args=("_input_class_widget", "input_class"))
-        st.session_state["input_class"] = cls
-        _synced("input_wrong_only", "_input_wrong_widget", False)
-        wrong_only = sb.checkbox("Only digits the model gets wrong", key="_input_wrong_widget",
-                                 on_change=_adopt, args=("_input_wrong_widget", "input_wrong_only"))
-        st.session_state["input_wrong_only"] = wrong_only
-        candidates = np.arange(len(ds.x_test))
-        if cls != "any":
-            candidates = candidates[ds.y_test == cls]
-        if wrong_only:
-            am = active_model()
-            pred, _ = test_predictions(am.id, am.model)
-            candidates = candidates[pred[candidates] != ds.y_test[candidates]]
+        cls = sb.selectbox("True digit", ["any", *range(10)], key="input_class")
+        wrong_only = sb.checkbox("Only digits the model gets wrong", key="input_wrong_only")
+        candidates = matching_test_digits(cls, wrong_only)
         if len(candidates) == 0:
             sb.info("No test digit matches this filter; showing all.")
-            candidates = np.arange(len(ds.x_test))
-        idx = int(st.session_state.get("input_index", int(candidates[0])))
-        if not np.isin(idx, candidates):
-            idx = int(candidates[0])
-        st.session_state["input_index"] = idx
-        if sb.button("Random digit", key="_input_random", icon=":material/casino:",
-                     help="Pick a random test digit matching the filter"):
-            st.session_state["input_index"] = int(np.random.default_rng().choice(candidates))
-        _synced("input_index", "_input_index_widget", idx)
-        idx = sb.number_input("Index in the test split", 0, len(ds.x_test) - 1, key="_input_index_widget",
-                              on_change=_adopt, args=("_input_index_widget", "input_index"))
-        st.session_state["input_index"] = int(idx)
+            candidates = np.arange(len(dataset().x_test))
+        if ss.get("input_index") not in candidates:
+            ss["input_index"] = int(candidates[0])
+        sb.button("Random digit", key="input_random", icon=":material/casino:", on_click=_pick_random,
+                  args=(candidates,), help="Pick a random test digit matching the filter")
+        sb.number_input("Index in the test split", 0, len(dataset().x_test) - 1, key="input_index")
     digit = current_input()
     sb.image(np.kron(digit.image, np.ones((3, 3))), caption=digit.description, clamp=True, width=84)
-    return digit
 
 
-# --- stage headers -----------------------------------------------------------------------------
+def _keep_input_choice() -> None:
+    """On a page without the input picker, keep its widgets' values: Streamlit drops the state of
+    widgets a script run did not draw, unless the run sets it (its documented way to keep widget
+    state across pages)."""
+    for key in INPUT_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def sidebar(page: lessons.Lesson) -> None:
+    """The shared sidebar, drawn by app.py once per script run before ``page`` runs."""
+    if "model" in page.sidebar:
+        _model_picker()
+    if "input" in page.sidebar:
+        _input_picker()
+    else:
+        _keep_input_choice()
+
+
+# --- shared page parts -------------------------------------------------------------------------
+
+def next_link(page_file: str, model=None) -> None:
+    """The "Next:" link of a walkthrough page (``page_file`` = its ``__file__``); with ``model``, pages
+    about stages that model lacks are skipped."""
+    taught = lessons.lessons_for_layers(model.layers) if model is not None else None
+    nxt = lessons.next_lesson(Path(page_file), taught)
+    if nxt is not None:
+        st.page_link(nxt.path, label=f"Next: {nxt.title}", icon=":material/arrow_forward:")
+
 
 def stage_header(stage, keras_line: str) -> None:
     """The shape with the batch axis, the parameter count and the one line of Keras that makes the stage."""
     c1, c2 = st.columns([1, 1])
     c1.metric("Output shape", str(tuple(stage.shape)))
     c2.metric("Parameters", f"{stage.params:,}")
+    st.caption(f"Shape {tuple(stage.shape)}: the first axis counts images (1 here, the one digit you follow); "
+               "the Overview writes it None, as Keras does, because the model takes any number at once.")
     st.code(keras_line, language="python")
 
 

@@ -6,13 +6,13 @@ import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
 from mnistviz import data as mdata
-from pages.shared import input_picker, model_picker, stage_header, untrained_model
+from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
 
 
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 
 st.title("3 · Convolution: filters that light up on patterns")
 st.markdown(
@@ -26,7 +26,7 @@ convs = conv_inspect.conv_layers(am.model)
 if not convs:
     st.info("The active model has no convolution layer: it is a fully connected network (MLP) that looks at all "
             "784 pixels at once, with no kernels to slide. Pick a CNN as the active model to see this stage.")
-    st.page_link("pages/stage_flatten.py", label="Next: 5 · Flatten", icon=":material/arrow_forward:")
+    next_link(__file__, am.model)
     st.stop()
 
 names = [layer.name for layer in convs]
@@ -128,7 +128,7 @@ if st.toggle("Compare with the same network before training (random weights)", k
     if am.config is None:
         st.info("The active model's architecture is unknown, so no untrained copy can be built.")
     else:
-        rm = untrained_model(am.config.to_json())
+        rm = untrained_model(am.config)
         rsd = activations.stage_dict(rm, digit.image)
         rk, _ = conv_inspect.kernels(rm.get_layer(name))
         t1, t2 = st.columns(2)
@@ -171,4 +171,4 @@ else:
 st.download_button(f"Download {name}'s output {tuple(out.shape)} as .npy", mdata.npy_bytes(out.array),
                    file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
                    key="conv_download")
-st.page_link("pages/stage_pool.py", label="Next: 4 · Max pooling", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

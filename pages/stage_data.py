@@ -4,10 +4,10 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, data, figures
-from pages.shared import data_caption, dataset, input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, data_caption, dataset, next_link, stage_header
 
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 ds = dataset()
 
 st.title("1 · Data: a digit is a grid of numbers")
@@ -70,4 +70,4 @@ with right:
                                               np.bincount(ds.y_test, minlength=10)), width="stretch", key="data_counts")
 st.caption(f"Test split: {ds.test_label}. The classes are close to balanced, so accuracy is a fair summary.")
 
-st.page_link("pages/stage_reshape.py", label="Next: 2 · Reshape to NHWC", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

@@ -8,14 +8,14 @@ from mnistviz import activations, figures
 from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
-from pages.shared import input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
 COURSE_DROPOUT = "dropout = tf.keras.layers.Dropout(rate=0.4)(dense, training=is_training)"
 
 st.title("6 · Dense and dropout")
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 stages = activations.stages(am.model, digit.image)
 by_name = {s.name: s for s in stages}
 blocks = di.hidden_dense_blocks([s.kind for s in stages], [s.name for s in stages])
@@ -26,7 +26,7 @@ if not blocks:
         "10 logits. Pick the default model in the sidebar to see the course's 1024-unit layer.",
         icon=":material/info:",
     )
-    st.page_link("pages/stage_softmax.py", label="Next: 7 · Logits and softmax", icon=":material/arrow_forward:")
+    next_link(__file__, am.model)
     st.stop()
 
 if len(blocks) > 1:
@@ -170,4 +170,4 @@ st.download_button(
     key="dl_unit")
 
 st.divider()
-st.page_link("pages/stage_softmax.py", label="Next: 7 · Logits and softmax", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

@@ -7,13 +7,13 @@ from mnistviz import activations, figures
 from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
-from pages.shared import input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, next_link, stage_header
 
 COURSE_LINE = "pool2_flat = tf.reshape(pool2, [-1, flattened_size])  # Keras: layers.Flatten()"
 
 st.title("5 · Flatten")
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 stages = activations.stages(am.model, digit.image)
 kinds = [s.kind for s in stages]
 
@@ -24,7 +24,7 @@ if "Flatten" not in kinds:
         "in the sidebar to see a block of feature maps being flattened.",
         icon=":material/info:",
     )
-    st.page_link("pages/stage_dense.py", label="Next: 6 · Dense and dropout", icon=":material/arrow_forward:")
+    next_link(__file__, am.model)
     st.stop()
 
 i_flat = kinds.index("Flatten")
@@ -119,4 +119,4 @@ st.download_button(
     file_name=f"{flat_stage.name}.npy", mime="application/octet-stream", icon=":material/download:")
 
 st.divider()
-st.page_link("pages/stage_dense.py", label="Next: 6 · Dense and dropout", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

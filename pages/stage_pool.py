@@ -6,13 +6,13 @@ import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures, models
 from mnistviz import data as mdata
-from pages.shared import input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, next_link, stage_header
 
 COLS = 8
 
 
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 
 st.title("4 · Max pooling: keep the strongest, halve the size")
 st.markdown(
@@ -95,4 +95,4 @@ e3.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in np.pad(tiny, ((0
 e3.caption(f"{int((with_zero == 0).sum())} of the 4 maxima are 0, a value that is nowhere in the map.")
 st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
 
-st.page_link("pages/stage_flatten.py", label="Next: 5 · Flatten", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

@@ -5,10 +5,10 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, figures, models
-from pages.shared import dataset, input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, dataset, next_link, stage_header
 
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 
 st.title("2 · Reshape to NHWC")
 st.markdown(
@@ -77,4 +77,4 @@ st.caption(
     "(5, 4, 2) fits (4, 10) (40 each) but not (3, 10, 2) (60); and (1, 10, −1) makes the −1 a 4."
 )
 
-st.page_link("pages/stage_conv.py", label="Next: 3 · Convolution", icon=":material/arrow_forward:")
+next_link(__file__, am.model)

@@ -8,14 +8,14 @@ from mnistviz import activations, figures
 from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
 from mnistviz import models as mmodels
-from pages.shared import input_picker, model_picker, stage_header
+from pages.shared import active_model, current_input, stage_header
 
 COURSE_LOGITS = "logits = tf.keras.layers.Dense(self.output_size, name='logits')(dropout)"
 COURSE_SOFTMAX = "self.probs = tf.nn.softmax(logits, name='probs')"
 
 st.title("7 · Logits and softmax")
-digit = input_picker()
-am = model_picker()
+digit = current_input()
+am = active_model()
 stages = activations.stages(am.model, digit.image)
 kinds = [s.kind for s in stages]
 

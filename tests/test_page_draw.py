@@ -77,7 +77,6 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     assert metric(page, "Nudged prediction") is not None
     image = page.session_state["drawing"]
     assert image.shape == (28, 28) and image.dtype == np.float32 and image.max() > 0.5
-    assert page.session_state["input_kind"] == "drawing"
     assert not page.warning  # a clean stroke needs no warning
     # the nudge sliders and the explanation controls rerun without trouble
     page.slider(key="nudge_angle").set_value(30).run()
@@ -86,6 +85,7 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     assert metric(page, "Prediction").value == m.value
     page.switch_page("pages/stage_conv.py").run()
     assert not page.exception
+    assert page.session_state["input_kind"] == "drawing"  # the walkthrough follows the drawing
 
 
 def test_single_dot_warns(page):

@@ -22,7 +22,7 @@ def open_page(page: str, **state) -> AppTest:
 
 
 def pick_digit(at: AppTest, index: int) -> None:
-    at.sidebar.number_input(key="_input_index_widget").set_value(index).run()
+    at.sidebar.number_input(key="input_index").set_value(index).run()
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -118,12 +118,14 @@ def test_softmax_page_lets_a_drawing_choose_its_label():
 @pytest.fixture(scope="module")
 def mlp_state():
     from mnistviz import models
-    from pages.shared import LabModel
+    from mnistviz.shelf import ModelShelf, ShelfModel
 
     config = models.ModelConfig(dense=(models.DenseSpec(30),))
     model = models.build_model(config, seed=0)
-    lab = {"mlp": LabModel("mlp", model, config, models.TrainOptions(), "MLP 30 (untrained)")}
-    return {"lab_models": lab, "active_model": "mlp"}
+    shelf = ModelShelf()
+    shelf.add(ShelfModel("test:mlp30-untrained", "mlp", "MLP 30 (untrained)", model, config))
+    shelf.use("test:mlp30-untrained")
+    return {"model_shelf": shelf}
 
 
 def test_pages_with_an_mlp_say_what_is_missing(mlp_state):

@@ -56,7 +56,7 @@ def pixel_matrix(at: AppTest) -> str:
 
 
 def pick_digit(at: AppTest, index: int) -> AppTest:
-    at.sidebar.number_input(key="_input_index_widget").set_value(index).run()
+    at.sidebar.number_input(key="input_index").set_value(index).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -154,13 +154,14 @@ def test_pool_page_halves_and_changes_with_the_digit():
 
 
 def test_pages_say_so_plainly_for_an_mlp():
-    from pages.shared import LabModel
+    from mnistviz.shelf import ModelShelf, ShelfModel
 
     config = models.PRESETS["mlp30"].config
     mlp = models.build_model(config, seed=0)
     at = AppTest.from_file("../app.py", default_timeout=120)
-    at.session_state["lab_models"] = {"mlp": LabModel("mlp", mlp, config, models.PRESETS["mlp30"].train, "tiny MLP")}
-    at.session_state["active_model"] = "mlp"
+    shelf = ModelShelf()
+    shelf.use(shelf.add(ShelfModel("test:mlp30-untrained", "mlp", "tiny MLP", mlp, config)).key)
+    at.session_state["model_shelf"] = shelf
     at.run()
     for page, words in [("pages/stage_conv.py", "no convolution"), ("pages/stage_pool.py", "no pooling"),
                         ("pages/stage_reshape.py", "no reshape")]:
