@@ -1,4 +1,4 @@
-"""The lab's logic: settings ↔ presets, the URL round trip, shapes against Keras, store reuse, cancel."""
+"""The lab's runs: settings ↔ presets, shapes against Keras, store reuse, cancel (the URL: test_lab_settings)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from mnistviz import experiments as ex
 from mnistviz import models
+from mnistviz.jobs import JobStatus
 from mnistviz.data import load_sample
 from mnistviz.store import ModelStore, data_fingerprint
 from mnistviz.training import train
@@ -42,30 +43,6 @@ def test_an_architecture_the_widgets_cannot_express_is_refused():
 
 @pytest.mark.parametrize("settings", [
     ex.LabSettings(),
-    ex.from_preset("bn_cnn"),
-    ex.from_preset("mlp30"),
-    ex.LabSettings(blocks=3, filters3=7, kernel2=7, padding="valid", pool3=False, batch_norm=True,
-                   conv_activation="tanh", dense_layers=2, units=33, dropout=0.35, optimizer="sgd",
-                   learning_rate=3e-2, schedule="cosine", batch_size=10_000, epochs=12, augment=True, n_train=0),
-])
-def test_url_round_trip(settings):
-    q = ex.to_query(settings)
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in q.items())
-    back, skipped = ex.from_query(q)
-    assert back == settings and skipped == []
-
-
-def test_default_settings_give_a_clean_url_and_bad_parameters_are_skipped():
-    assert ex.to_query(ex.LabSettings()) == {}
-    s, skipped = ex.from_query({"b": "1", "k1": "4", "lr": "0.5", "opt": "lbfgs", "bs": ["64", "256"], "utm": "x",
-                                "do": "abc", "f1": "12"})
-    assert (s.blocks, s.batch_size, s.filters1) == (1, 256, 12)
-    assert (s.kernel1, s.learning_rate, s.optimizer, s.dropout) == (5, 1e-3, "adam", 0.4)  # kept defaults
-    assert sorted(skipped) == ["do=abc", "k1=4", "lr=0.5", "opt=lbfgs"]
-
-
-@pytest.mark.parametrize("settings", [
-    ex.LabSettings(),
     ex.LabSettings(blocks=3, filters1=8, filters2=16, filters3=24, kernel1=7, kernel2=3, kernel3=1, padding="valid",
                    dense_layers=2, units=40),
     ex.LabSettings(blocks=2, convs1=2, convs2=2, kernel1=3, kernel2=3, padding="valid", batch_norm=True, pool1=False),
@@ -89,25 +66,10 @@ def test_an_impossible_combination_is_one_sentence():
     assert ex.check(ex.LabSettings()) is None
 
 
-def test_redraw_throttle_draws_every_epoch_and_a_few_times_within():
-    t = [0.0]
-    th = ex.RedrawThrottle(per_epoch=4, min_s=0.5, clock=lambda: t[0])
-    drawn = []
-    for b in range(40):
-        t[0] += 0.1
-        if th.due("batch", b, 40):
-            drawn.append(b)
-    t[0] += 0.01
-    assert th.due("epoch", 39, 40)
-    assert drawn == [9, 19, 29]  # every quarter of the epoch; the last batch is covered by the epoch end
-    t2 = [0.0]
-    fast = ex.RedrawThrottle(per_epoch=4, min_s=0.5, clock=lambda: t2[0])
-    assert [b for b in range(40) if fast.due("batch", b, 40)] == [9]  # no time passes: at most one redraw
-
-
 def test_describe_stop_and_format_seconds():
-    assert ex.describe_stop({"epoch": 0, "epochs": 2, "batch": 16, "steps": 29}) == "epoch 1 of 2, batch 17 of 29"
-    assert ex.describe_stop(None) == "before the first batch"
+    where = JobStatus("k", "cancelled", epoch=2, epochs=9, batch=33, steps=57)
+    assert ex.describe_stop(where) == "epoch 3 of 9, batch 34 of 57"
+    assert ex.describe_stop(None) == ex.describe_stop(JobStatus("k", "cancelled")) == "before the first batch"
     assert ex.format_seconds(75.4) == "1 min 15 s" and ex.format_seconds(9.6) == "10 s"
     assert ex.format_seconds(float("nan")) == "…"
 

@@ -1,10 +1,12 @@
-"""AppTest of the lab: the live table equals Keras, impossible settings are explained, a short real run
-completes with accuracy and a confusion matrix, cancel keeps nothing, the URL reproduces the settings."""
+"""AppTest of the lab: the live table equals Keras, impossible settings are explained, a short real run on
+the training queue completes with accuracy and a confusion matrix, cancel keeps nothing, the URL
+reproduces the settings and a link with values outside the table shows one note, never an exception."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from mnistviz import experiments as ex
 from mnistviz import models
+
+from lab_support import lab_of as _lab, until_done as _until_done
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/lab.py"
@@ -46,6 +50,10 @@ def _set(at: AppTest, **values) -> AppTest:
     return at
 
 
+def _settings(at: AppTest) -> ex.LabSettings:
+    return _lab(at).settings
+
+
 def _table(at: AppTest):
     return next(df.value for df in at.dataframe if "how the count is made" in df.value.columns)
 
@@ -68,14 +76,15 @@ def _z(spec: dict) -> np.ndarray:
 
 def _assert_table_is_keras(at: AppTest) -> None:
     table = _table(at)
-    config = ex.LabSettings(**at.session_state["lab_settings"]).to_config()
+    config = _settings(at).to_config()
     model = models.build_model(config)
     keras_layers = [layer for layer in model.layers if layer.name != "pixels"]
     assert list(table["layer"])[1:] == [layer.name for layer in keras_layers]
     for (_, row), layer in zip(table.iloc[1:].iterrows(), keras_layers):
         assert row["output shape"].replace("None (batch)", "None") == str(tuple(layer.output.shape)), row["layer"]
-        assert int(row["parameters"]) == layer.count_params(), row["layer"]
-    assert int(table["parameters"].sum()) == model.count_params()
+        assert row["parameters"] == f"{layer.count_params():,}", row["layer"]  # 3,212,288, as on every page
+    assert sum(int(p.replace(",", "")) for p in table["parameters"]) == model.count_params()
+    assert next(m for m in at.metric if m.label == "Layers").value == str(len(table))
     metric = next(m for m in at.metric if m.label == "Parameters")
     assert metric.value == f"{model.count_params():,}"
 
@@ -89,7 +98,7 @@ def test_sliders_change_the_table_and_it_always_equals_keras():
     _set(at, filters1=8)
     after = _table(at)
     assert after.loc[after.layer == "conv1", "output shape"].item() == "(None (batch), 28, 28, 8)"
-    assert after.loc[after.layer == "conv1", "parameters"].item() == (5 * 5 * 1 + 1) * 8
+    assert after.loc[after.layer == "conv1", "parameters"].item() == str((5 * 5 * 1 + 1) * 8)
     assert not before.equals(after)
     _assert_table_is_keras(at)
     _set(at, kernel2=3, padding="valid")
@@ -125,7 +134,7 @@ def test_preset_picker_loads_the_course_model():
     at = _open()
     at.selectbox(key="lab_preset").set_value("tf_tutorial").run()
     assert not at.exception
-    s = ex.LabSettings(**at.session_state["lab_settings"])
+    s = _settings(at)
     assert s.to_config() == models.PRESETS["tf_tutorial"].config
     assert at.select_slider(key="lab_w_batch_size").value == 1000
     assert at.slider(key="lab_w_blocks").value == 3
@@ -137,52 +146,87 @@ def test_short_real_training_run_shows_accuracy_confusion_and_is_reused(private_
     _set(at, **QUICK)
     at.button(key="lab_train").click().run()
     assert not at.exception, at.exception
+    assert at.button(key="lab_train").disabled  # one job at a time; the page keeps working meanwhile
+    _until_done(at)
     acc = next(m for m in at.metric if m.label == "Test accuracy")
     assert acc.value.endswith("%") and 0.0 < float(acc.value.rstrip("%")) <= 100.0
     assert any("held-out part of the bundled sample" in c.value or "test split" in c.value for c in at.caption)
     confusion = _chart(at, "lab_confusion")
     assert confusion is not None
     z = _z(confusion)
-    assert z.shape == (10, 10) and z.sum() == len(at.session_state["lab_runs"][0].extra["evaluation"].predictions)
+    run = _lab(at).runs[0]
+    assert z.shape == (10, 10) and z.sum() == len(run.extra["evaluation"].predictions)
     wrong, total = next(m for m in at.metric if m.label == "Misclassified").value.replace(",", "").split(" of ")
     assert int(wrong) == z.sum() - np.trace(z) and int(total) == z.sum()
     assert _chart(at, "lab_wrong") is not None and _chart(at, "lab_per_class") is not None
     assert _chart(at, "lab_trained_conv1") is not None
-    assert len(at.session_state["lab_runs"]) == 1
+    assert len(_lab(at).runs) == 1
     assert list(private_store.glob("*.keras"))  # kept in the store
     assert not at.button(key="lab_train").disabled  # controls are back after the run
+    kept = at.session_state["model_shelf"].get(run.key)
+    assert kept is not None and getattr(kept.model, "optimizer", None) is None  # the store's optimizer-free model
+    headers = [h.value.split(" · ")[0] for h in at.header]
+    assert headers == [str(i) for i in range(1, len(headers) + 1)]  # sections numbered as shown
 
     at.button(key="lab_use").click().run()  # use it everywhere, for this session only
-    assert at.session_state["active_model"] == "run 1"
-    assert "run 1" in at.session_state["lab_models"]
+    assert at.session_state["model_shelf"].active_key == run.key
 
     at.button(key="lab_train").click().run()  # identical settings: loaded, not retrained
-    assert not at.exception
-    runs = at.session_state["lab_runs"]
+    _until_done(at)
+    runs = _lab(at).runs
     assert len(runs) == 2 and runs[1].loaded and runs[1].history == runs[0].history
-    assert any("loaded instead of retrained" in w.value for w in at.warning)
+    assert any("loaded instead of retrained" in i.value for i in at.info)
     assert _chart(at, "lab_compare") is not None
 
 
-def test_cancel_keeps_nothing(private_store):
-    """The page's cancel path: the flag the Cancel button sets is seen by the progress callback."""
+def test_cancel_reports_where_it_stopped_and_keeps_nothing(private_store):
     at = _open()
-    _set(at, **QUICK)
-    at.session_state["lab_training"] = True  # as the Train button's callback does
-    at.session_state["lab_cancel"] = True  # as the Cancel button's callback does
-    at.run()
+    _set(at, **{**QUICK, "epochs": 20, "n_train": 4000})
+    at.button(key="lab_train").click().run()
+    deadline = time.monotonic() + 120
+    while not (_lab(at).status and _lab(at).status.state == "running" and _lab(at).status.steps):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        at.run()
+    job_id = _lab(at).job_id
+    at.button(key="lab_cancel_btn").click().run()
     assert not at.exception, at.exception
-    assert any("cancelled at epoch 1 of 1, batch 1 of 8." in w.value for w in at.warning)
-    assert at.session_state["lab_runs"] == []
+    seen = _lab(at).status
+    note = next(w.value for w in at.warning if "Training cancelled" in w.value)
+    assert f"epoch {seen.epoch + 1} of 20" in note and f"of {seen.steps}." in note
+    from mnistviz.jobs import training_queue
+
+    final = training_queue().wait(job_id, timeout=120)
+    assert final.state == "cancelled"
+    assert _lab(at).runs == [] and not _lab(at).following
     assert not list(private_store.glob("*.keras")) and not list(private_store.glob("*.json"))
     assert not any(m.label == "Test accuracy" for m in at.metric)
+    assert not at.button(key="lab_train").disabled
+
+
+@pytest.mark.parametrize("bad", ["99999", "-3", "1e30", "abc", ""])
+def test_a_link_with_every_field_out_of_the_table_shows_one_note(bad):
+    at = _open({f.url: bad for f in ex.FIELDS})
+    assert not at.exception, at.exception
+    notes = [w.value for w in at.warning if "link" in w.value]
+    assert len(notes) == 1
+    assert ex.within_table(_settings(at))[1] == []
+
+
+@pytest.mark.parametrize("query, name, value", [({"ep": "40"}, "epochs", 30), ({"f1": "200"}, "filters1", 128),
+                                               ({"do": "0.85"}, "dropout", 0.8)])
+def test_the_links_that_crashed_the_page_are_clamped(query, name, value):
+    at = _open(query)
+    assert not at.exception, at.exception
+    assert getattr(_settings(at), name) == value
+    assert sum("link" in w.value for w in at.warning) == 1
 
 
 def test_the_url_reproduces_the_settings():
     settings = ex.LabSettings(blocks=1, filters1=12, kernel1=3, padding="valid", optimizer="sgd", batch_size=10_000,
                               learning_rate=1e-2, n_train=1000)
     at = _open(ex.to_query(settings))
-    assert ex.LabSettings(**at.session_state["lab_settings"]) == settings
+    assert _settings(at) == settings
     assert at.slider(key="lab_w_filters1").value == 12
     assert at.radio(key="lab_w_optimizer").value == "sgd"
     _set(at, epochs=3)
@@ -197,5 +241,5 @@ def test_keras_code_is_shown_and_builds_the_same_model():
     code = next(c.value for c in at.code if "keras.Model(inputs, outputs)" in c.value)
     scope: dict = {}
     exec(code.replace("model.summary()", ""), scope)
-    config = ex.LabSettings(**at.session_state["lab_settings"]).to_config()
+    config = _settings(at).to_config()
     assert scope["model"].count_params() == models.count_params(config)
