@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--burst", action="store_true", help="stop once the queue is empty (for tests and scripts)")
     w.set_defaults(fn=cmd_worker)
 
-    f = sub.add_parser("prefetch", help="before class: train the lab's presets (and listed lab settings) into the store")
+    f = sub.add_parser("prefetch", help="before class: train the lab's presets (and listed settings) into the store")
     f.add_argument("settings", nargs="*", help="lab URLs or their query strings, e.g. 'ep=3&f1=16'")
     f.add_argument("--file", help="a file with one lab URL or query string per line (# starts a comment)")
     f.add_argument("--no-presets", action="store_true", help="only the listed settings, not every preset")

@@ -106,19 +106,22 @@ class RQQueue:
     """The ``TrainingQueue`` protocol on Redis + RQ. Every method raises ``QueueUnavailable`` (one
     sentence) when Redis does not answer within a second or so."""
 
-    def __init__(self, connection, ceiling: float | None = None, where: str = "?"):
+    def __init__(self, connection, ceiling: float | None = None, where: str = "?", store=None):
         from rq import Queue
+
+        from .store import ModelStore
 
         self.redis = connection
         self.ceiling = ceiling
+        self.store = store if store is not None else ModelStore()  # the one the workers share
         self.where = where
         self.queue = Queue(QUEUE_NAME, connection=connection)
         self._join = connection.register_script(_JOIN)
         self._leave = connection.register_script(_LEAVE)
 
     @classmethod
-    def from_env(cls, url: str | None = None, ceiling: float | None = None) -> "RQQueue":
-        """The queue at ``url`` (default ``MNISTVIZ_REDIS_URL``); raises ``QueueUnavailable`` if Redis does not answer."""
+    def from_env(cls, url: str | None = None, ceiling: float | None = None, store=None) -> "RQQueue":
+        """The queue at ``url`` (default ``MNISTVIZ_REDIS_URL``); ``QueueUnavailable`` if Redis does not answer."""
         url = url or redis_url()
         if not url:
             raise QueueUnavailable("No training queue is configured (MNISTVIZ_REDIS_URL is not set).")
@@ -126,7 +129,7 @@ class RQQueue:
             if url not in _CLIENTS:
                 _CLIENTS[url] = connect(url)
             client = _CLIENTS[url]
-        q = cls(client, ceiling, _where(url))
+        q = cls(client, ceiling, _where(url), store)
         q._call(client.ping)
         return q
 
@@ -168,24 +171,50 @@ class RQQueue:
         # one submitter at a time decides whether to join the live job or to start a new one
         with self.redis.lock(f"{PREFIX}submit:{job_id}", timeout=10, blocking_timeout=5):
             if not self._status(job_id).live:
-                self._enqueue(request, job_id)
+                self._clear(job_id)
+                if not self._finished_from_store(request, job_id):
+                    self._enqueue(request, job_id)
             self._join(keys=[_owners_key(job_id), _cancel_key(job_id), _owner_key(owner)],
                        args=[owner, job_id, KEEP_S])
         return job_id
 
-    def _enqueue(self, request: TrainRequest, job_id: str) -> None:
+    def _clear(self, job_id: str) -> None:
+        """An ended (or abandoned) job with this id: its RQ records go, so the new one starts clean."""
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
 
-        try:  # an ended (or abandoned) job with this id: its RQ records go, so the new one starts clean
+        try:
             Job.fetch(job_id, connection=self.redis).delete()
         except NoSuchJobError:
             pass
         self.redis.delete(_owners_key(job_id), _cancel_key(job_id), _alive_key(job_id))
+
+    def _enqueue(self, request: TrainRequest, job_id: str) -> None:
         self.queue.enqueue(run_job, request, job_id=job_id, job_timeout=JOB_TIMEOUT_S, result_ttl=KEEP_S,
                            failure_ttl=KEEP_S, ttl=KEEP_S,
                            meta={"status": asdict(JobStatus(job_id, "queued", epochs=request.options.epochs))},
                            description=f"mnistviz training {job_id[:12]}")
+
+    def _finished_from_store(self, request: TrainRequest, job_id: str) -> bool:
+        """A run already in the shared store (trained earlier, or by ``prefetch`` before class) is a finished
+        job at once: it does not wait in the queue behind other trainings just to be loaded."""
+        import json
+
+        from rq.job import JobStatus as RQState
+
+        try:
+            meta = json.loads(self.store.paths(job_id)[1].read_text())
+        except (OSError, ValueError):
+            return False
+        history = meta.get("history") or {}
+        done = int(meta.get("epochs_done", len(history.get("loss", []))))
+        status = JobStatus(job_id, "finished", epoch=max(0, done - 1), epochs=request.options.epochs,
+                           history=history, loaded=True, seconds=float(meta.get("seconds", 0.0)), eta=0.0)
+        job = self.queue.create_job(run_job, args=(request,), job_id=job_id, result_ttl=KEEP_S, ttl=KEEP_S,
+                                    meta={"status": asdict(status)}, description=f"mnistviz stored run {job_id[:12]}")
+        job.save()
+        job.set_status(RQState.FINISHED)
+        return True
 
     def _status(self, job_id: str) -> JobStatus:
         from rq.exceptions import NoSuchJobError

@@ -155,7 +155,8 @@ def haproxy_class(tmp_path_factory, browser):
             backends.append(Backend(f"web{i}", port, proc, log))
         front, sock, cfg = free_port(), run / "haproxy.sock", run / "haproxy.cfg"
         text = haproxy_config(local_servers([b.port for b in backends]), front, str(sock))
-        cfg.write_text(text.replace("frontend www\n", f"frontend www\n    http-request capture req.hdr({MARK_HEADER}) len 16\n"))
+        capture = f"    http-request capture req.hdr({MARK_HEADER}) len 16\n"
+        cfg.write_text(text.replace("frontend www\n", "frontend www\n" + capture))
         log = run / "haproxy.log"
         with open(log, "wb") as out:
             proxy = subprocess.Popen([haproxy, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)

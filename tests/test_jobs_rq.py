@@ -12,6 +12,7 @@ import pytest
 from mnistviz.jobs import JobLimit, QueueUnavailable, TrainRequest, training_data
 from mnistviz.jobs_rq import DIED, RQQueue
 from mnistviz.models import PRESETS
+from mnistviz.store import ModelStore
 
 pytest.importorskip("rq")
 
@@ -37,7 +38,7 @@ def stored(store) -> list[str]:
 
 
 def test_three_owners_queue_in_order_and_all_finish(redis_server, start_worker, tmp_path):
-    q = RQQueue.from_env(redis_server.url)
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
     reqs = [request(seed=s) for s in (1, 2, 3)]
     ids = [q.submit(r, owner) for r, owner in zip(reqs, "abc")]
     assert [q.status(i).ahead for i in ids] == [0, 1, 2]
@@ -59,7 +60,7 @@ def test_three_owners_queue_in_order_and_all_finish(redis_server, start_worker, 
 
 
 def test_identical_requests_train_once_and_later_followers_load(redis_server, start_worker, tmp_path):
-    q = RQQueue.from_env(redis_server.url)
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
     r = request(seed=5)
     assert q.submit(r, "a") == q.submit(r, "b") == r.key
     assert len(q.queue) == 1  # one job on the queue for both sessions
@@ -67,15 +68,16 @@ def test_identical_requests_train_once_and_later_followers_load(redis_server, st
     first = q.wait(r.key)
     assert first.state == "finished" and not first.loaded
     assert stored(tmp_path / "store") == sorted([f"{r.key}.json", f"{r.key}.keras"])
-    # a third session asks after the end: the worker loads the stored run instead of training it again
+    # a third session asks after the end: the stored run is its result at once, without a trip through the queue
     assert q.submit(r, "c") == r.key
-    again = q.wait(r.key)
-    assert again.state == "finished" and again.loaded
+    again = q.status(r.key)
+    assert again.state == "finished" and again.loaded and len(q.queue) == 0
+    assert again.history == first.history and again.seconds == pytest.approx(first.seconds, abs=0.01)
     assert stored(tmp_path / "store") == sorted([f"{r.key}.json", f"{r.key}.keras"])
 
 
 def test_cancel_stops_only_when_nobody_follows(redis_server, start_worker, tmp_path):
-    q = RQQueue.from_env(redis_server.url)
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
     queued = request(seed=7)
     q.submit(queued, "x")
     q.cancel(queued.key, "x")  # nobody runs it yet: it leaves the queue
@@ -96,7 +98,7 @@ def test_cancel_stops_only_when_nobody_follows(redis_server, start_worker, tmp_p
 
 
 def test_worker_killed_mid_run_reads_failed_and_can_be_retried(redis_server, start_worker, tmp_path):
-    q = RQQueue.from_env(redis_server.url)
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
     long = request(seed=11, epochs=30, n_train=8000, preset="mlp512")
     q.submit(long, "a")
     worker = start_worker(redis_server.url, tmp_path / "store")
@@ -114,12 +116,12 @@ def test_worker_killed_mid_run_reads_failed_and_can_be_retried(redis_server, sta
     assert q.wait(long.key, timeout=60).state == "cancelled"
 
 
-def test_redis_unreachable_is_one_clear_sentence(redis_server):
-    q = RQQueue.from_env(redis_server.url)
+def test_redis_unreachable_is_one_clear_sentence(redis_server, tmp_path):
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
     r = request(seed=3)
     redis_server.stop()
     for call in (lambda: q.submit(r, "a"), lambda: q.status(r.key), lambda: q.cancel(r.key, "a"),
-                 lambda: RQQueue.from_env(redis_server.url)):
+                 lambda: RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))):
         with pytest.raises(QueueUnavailable, match=r"cannot be reached.*drawing and the walkthrough keep working"):
             call()
     # it fails fast: short timeouts and no retries on the client the pages use
