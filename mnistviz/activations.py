@@ -12,13 +12,19 @@ script run, which clears TensorFlow's kernel cache; a plain ``tf.function`` then
 re-instantiate its kernels on the next rerun, an XLA-compiled one ~0.5 ms. Large batches (scoring a
 whole test split) use the plain compiled function, which is faster there.
 
-Every call runs on one of two long-lived worker threads. Streamlit runs each rerun in a fresh
-thread, and TensorFlow's first call from a new thread after ``clear_session`` costs ~15 ms (~2 ms
-from a thread that has called before): on a live page that is paid on every stroke.
+Every call runs on a long-lived worker thread. Streamlit runs each rerun in a fresh thread, and
+TensorFlow's first call from a new thread after ``clear_session`` costs ~15 ms (~2 ms from a thread
+that has called before): on a live page that is paid on every stroke. Small batches (a stroke) go to
+two "forward" workers; big ones (scoring a whole test split) to one "bulk" worker of their own, so a
+stroke never waits behind a bulk job.
+
+The runners are cached per model object (a weak dict), so a model shared between sessions (the
+default) shares its compiled runner and a session's own model has its own: the cache cannot mix them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import model_input
+from .data import INPUT_PIXELS, model_input
 
 
 @dataclass(frozen=True)
@@ -41,21 +47,28 @@ class Stage:
 def as_batch(x: np.ndarray) -> np.ndarray:
     """One image ``(28, 28)``, images ``(N, 28, 28)``/``(N, 28, 28, 1)`` or flat ``(N, 784)``/``(784,)`` → float32 ``(N, 784)``."""
     x = np.asarray(x)
+    if x.size == 0:
+        return np.zeros((0, INPUT_PIXELS), np.float32)
     if x.ndim == 1 or (x.ndim == 2 and x.shape == (28, 28)):
         x = x.reshape(1, -1)
     return model_input(x)
 
 
+log = logging.getLogger(__name__)
+
 JIT_MAX_BATCH = 128  # batches up to this size take the XLA path
-_WORKER_PREFIX = "mnistviz-forward"
-_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix=_WORKER_PREFIX)
+_WORKER_PREFIX = "mnistviz-"
+_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix=_WORKER_PREFIX + "forward")
+_bulk_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_WORKER_PREFIX + "bulk")
 
 
-def _on_worker(fn, *args):
-    """``fn(*args)`` on a long-lived worker thread (directly if already on one)."""
+def _on_worker(n_images: int, fn, *args):
+    """``fn(*args)`` on a long-lived worker thread (directly if already on one): the bulk worker for a
+    batch of more than ``JIT_MAX_BATCH`` images, a forward worker otherwise."""
     if threading.current_thread().name.startswith(_WORKER_PREFIX):
         return fn(*args)
-    return _workers.submit(fn, *args).result()
+    pool = _bulk_worker if n_images > JIT_MAX_BATCH else _workers
+    return pool.submit(fn, *args).result()
 
 
 def _bucket(n: int) -> int:
@@ -75,12 +88,16 @@ class StageRunner:
         self.kinds = [type(layer).__name__ for layer in self.layers]
         self.params = [int(layer.count_params()) for layer in self.layers]
         self._all = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in self.layers])
-        spec = tf.TensorSpec([None, 784], tf.float32)
+        spec = tf.TensorSpec([None, INPUT_PIXELS], tf.float32)
         self._fn = tf.function(lambda t: self._all(t, training=False), input_signature=[spec])
         self._proba = tf.function(lambda t: model(t, training=False), input_signature=[spec])
         self._fn_xla = tf.function(lambda t: self._all(t, training=False), input_signature=[spec], jit_compile=True)
         self._proba_xla = tf.function(lambda t: model(t, training=False), input_signature=[spec], jit_compile=True)
         self.xla = True  # switched off for good if XLA cannot compile this model
+        self.model_name = model.name
+        # What a failed XLA compilation raises: TensorFlow's op errors (InvalidArgumentError for an
+        # unsupported op, UnimplementedError, InternalError); anything else is a real bug and propagates.
+        self._xla_errors = (tf.errors.OpError,)
 
     def _call(self, fast, plain, xb: np.ndarray) -> list[np.ndarray]:
         """``fast`` (XLA) on a zero-padded small batch, else ``plain``; NumPy outputs of ``len(xb)`` rows."""
@@ -92,7 +109,9 @@ class StageRunner:
                 padded[:n] = xb
             try:
                 out = fast(padded)
-            except Exception:  # an op XLA cannot compile on this machine: stay on the plain path
+            except self._xla_errors as exc:  # an op XLA cannot compile here: stay on the plain path
+                log.warning("XLA could not compile %s (%s: %s); using the plain compiled forward pass",
+                            self.model_name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
                 self.xla = False
             else:
                 return [o.numpy()[:n] for o in _as_list(out)]  # cut in NumPy: a TensorFlow slice costs ~0.1 ms
@@ -100,12 +119,12 @@ class StageRunner:
 
     def stages(self, x: np.ndarray) -> list[Stage]:
         xb = as_batch(x)
-        arrays = _on_worker(self._call, self._fn_xla, self._fn, xb)
+        arrays = _on_worker(len(xb), self._call, self._fn_xla, self._fn, xb)
         return [Stage(n, k, a.shape, a, p) for n, k, a, p in zip(self.names, self.kinds, arrays, self.params)]
 
     def probabilities(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         xb = as_batch(x)
-        parts = _on_worker(lambda: [self._call(self._proba_xla, self._proba, xb[i : i + batch_size])[0]
+        parts = _on_worker(len(xb), lambda: [self._call(self._proba_xla, self._proba, xb[i : i + batch_size])[0]
                                     for i in range(0, len(xb), batch_size)])
         return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
 
