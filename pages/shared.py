@@ -11,7 +11,9 @@ Session-state keys (one browser session each; never shared with another person):
 - ``input_kind``:   ``"test"`` (a digit of the active data set's test split) or ``"drawing"``;
   ``input_index``:  index into the test split; ``input_class``: ``"any"`` or a digit;
   ``input_wrong_only``: only digits the active model gets wrong. These four ARE the sidebar widgets'
-  keys: the widgets live in app.py, so their state lasts from page to page.
+  keys: the widgets live in app.py, so their state lasts from page to page. A page without the input
+  picker parks them in ``input_parked`` (Streamlit drops the state of widgets a run does not draw),
+  and the next page with the picker puts them back.
 - ``drawing``:      the latest preprocessed drawing ``(28, 28)`` float32 in [0, 1] (``use_drawing``).
 
 The cache rule: ``st.cache_data``, ``st.cache_resource`` and module-level dicts are shared by every
@@ -190,10 +192,15 @@ def current_input() -> InputDigit:
     _run_through_app_py()
     ds = dataset()
     ss = st.session_state
-    if ss.get("input_kind") == "drawing" and ss.get("drawing") is not None:
+    if _choice("input_kind", "test") == "drawing" and ss.get("drawing") is not None:
         return InputDigit(np.asarray(ss["drawing"], np.float32), None, "your drawing")
-    i = int(ss.get("input_index", 0)) % len(ds.x_test)
+    i = int(_choice("input_index", 0)) % len(ds.x_test)
     return InputDigit(mdata.scale(ds.x_test[i]), int(ds.y_test[i]), f"test digit #{i} (true label {int(ds.y_test[i])})")
+
+
+def _choice(key: str, default):
+    """The person's input choice ``key``, also while it is parked (on a page without the picker)."""
+    return st.session_state.get(key, st.session_state.get("input_parked", {}).get(key, default))
 
 
 def use_drawing(image: np.ndarray) -> None:
@@ -226,6 +233,9 @@ def _input_picker() -> None:
     ss = st.session_state
     sb = st.sidebar
     sb.subheader("Input digit")
+    for key, value in ss.pop("input_parked", {}).items():
+        if key not in ss:
+            ss[key] = value
     has_drawing = ss.get("drawing") is not None
     if ss.pop("follow_drawing", False):
         ss["input_kind"] = "drawing"
@@ -251,13 +261,14 @@ def _input_picker() -> None:
     sb.image(np.kron(digit.image, np.ones((3, 3))), caption=digit.description, clamp=True, width=84)
 
 
-def _keep_input_choice() -> None:
-    """On a page without the input picker, keep its widgets' values: Streamlit drops the state of
-    widgets a script run did not draw, unless the run sets it (its documented way to keep widget
-    state across pages)."""
-    for key in INPUT_KEYS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
+def _park_input_choice() -> None:
+    """On a page without the input picker, park the choice: Streamlit drops the state of widgets a
+    script run does not draw (and the browser forgets their values), so the next page with the picker
+    would start from its defaults."""
+    ss = st.session_state
+    chosen = {key: ss[key] for key in INPUT_KEYS if key in ss}
+    if chosen:
+        ss["input_parked"] = chosen
 
 
 def sidebar(page: lessons.Lesson) -> None:
@@ -267,7 +278,7 @@ def sidebar(page: lessons.Lesson) -> None:
     if "input" in page.sidebar:
         _input_picker()
     else:
-        _keep_input_choice()
+        _park_input_choice()
 
 
 # --- shared page parts -------------------------------------------------------------------------
