@@ -252,6 +252,8 @@ def _input_picker() -> None:
         if len(candidates) == 0:
             sb.info("No test digit matches this filter; showing all.")
             candidates = np.arange(len(dataset().x_test))
+        elif cls != "any" or wrong_only:
+            sb.caption(f"{len(candidates):,} test digits match.")
         if ss.get("input_index") not in candidates:
             ss["input_index"] = int(candidates[0])
         sb.button("Random digit", key="input_random", icon=":material/casino:", on_click=_pick_random,

@@ -4,6 +4,7 @@ not show the input picker."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -98,3 +99,56 @@ def test_the_chosen_input_follows_one_person_everywhere(browser, app_url, screen
         raise
     finally:
         page.close()
+
+
+def train_in_the_lab(browser, app_url, query: str):
+    """A fresh session that trains a tiny lab model (fewest images, 1 epoch), makes it the active model
+    and returns (page, its "Misclassified" count)."""
+    page = open_page(browser, app_url, f"lab?{query}")
+    wait_for_idle(page, timeout=180_000)
+    for label in ("Training images", "Epochs"):
+        thumb = page.get_by_test_id("stSlider").filter(has_text=label).first.get_by_role("slider")
+        thumb.focus()
+        page.keyboard.press("Home")
+        wait_for_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    misclassified = metric_value(page, "Misclassified")
+    misclassified.wait_for(timeout=300_000)
+    wait_for_idle(page)
+    assert page.get_by_role("heading", name="Results of run 1").is_visible()  # both sessions have a "run 1"
+    wrong = int(re.fullmatch(r"([\d,]+) of [\d,]+", misclassified.inner_text()).group(1).replace(",", ""))
+    page.get_by_role("button", name="Use this model everywhere").click()
+    wait_for_idle(page)
+    return page, wrong
+
+
+def wrong_digits_listed(page) -> int:
+    """Open the Overview, tick "Only digits the model gets wrong", and read how many the sidebar lists."""
+    go(page, "Overview")
+    sidebar(page).get_by_text("Only digits the model gets wrong").click()
+    counted = sidebar(page).get_by_text(re.compile(r"test digits match"))
+    counted.wait_for(timeout=120_000)
+    wait_for_idle(page)
+    return int(re.match(r"([\d,]+)", counted.inner_text()).group(1).replace(",", ""))
+
+
+def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_url):
+    # Different architectures (and random sizes, so neither run is already in the model store).
+    a_query = f"b=1&f1={random.randint(10, 16)}&k1=3&u={random.randint(40, 90)}&do=0&bs=128"
+    b_query = f"b=1&f1=1&k1=3&u={random.randint(2, 4)}&do=0&bs=128"
+    a, a_wrong = train_in_the_lab(browser, app_url, a_query)
+    try:
+        assert wrong_digits_listed(a) == a_wrong  # a's scores are now in the shared cache
+        b, b_wrong = train_in_the_lab(browser, app_url, b_query)
+        try:
+            assert a_wrong != b_wrong, "the two runs must differ in their mistakes for this test to tell"
+            assert wrong_digits_listed(b) == b_wrong
+            chosen = sidebar(b).get_by_test_id("stSelectbox").first.evaluate(  # shown as text or in an <input>
+                "e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
+            assert "Lab run 1" in chosen
+        finally:
+            b.close()
+        go(a, "1 · Data", via="next")
+        assert sidebar(a).get_by_text(re.compile(r"test digits match")).inner_text().startswith(f"{a_wrong:,} ")
+    finally:
+        a.close()
