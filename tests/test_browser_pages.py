@@ -1,4 +1,4 @@
-"""Every page listed in app.py, opened in a real headless Chromium against `streamlit run app.py`:
+"""Every page of the app (mnistviz.lessons, which app.py's navigation is built from), opened in a real headless Chromium against `streamlit run app.py`:
 no exception box, no error alert, its main figure on screen, and a full-page screenshot of it in
 test-artifacts/screenshots/ for a person to look at."""
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import open_page
+from mnistviz import lessons
 
 pytestmark = pytest.mark.browser
 
@@ -19,10 +20,9 @@ MAX_SHOT_HEIGHT = 16_000  # px; a taller page is cut (Chromium's texture limit i
 
 
 def app_pages() -> list[tuple[str, str]]:
-    """(file stem, URL path) of every ``st.Page`` in app.py; the default page lives at ``/``."""
-    source = (ROOT / "app.py").read_text()
-    found = re.findall(r'st\.Page\(\s*"pages/(\w+)\.py"([^)]*)\)', source)
-    return [(stem, "" if "default=True" in rest else stem) for stem, rest in found]
+    """(file stem, URL path) of every page; the default page lives at ``/``."""
+    stems = [(Path(lesson.path).stem, lesson.default) for lesson in lessons.LESSONS]
+    return [(stem, "" if default else stem) for stem, default in stems]
 
 
 PAGES = app_pages()
@@ -50,10 +50,10 @@ def full_page_screenshot(page, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
-def test_app_py_lists_every_page_file():
+def test_every_page_file_is_listed():
     listed = {stem for stem, _ in PAGES}
-    files = {p.stem for p in (ROOT / "pages").glob("*.py")} - {"shared", "__init__"}
-    assert listed == files, f"pages not in app.py: {files - listed}; listed but missing: {listed - files}"
+    files = {p.stem for p in (ROOT / "pages").glob("*.py")} - {"shared", "components", "__init__"}
+    assert listed == files, f"pages not listed: {files - listed}; listed but missing: {listed - files}"
     assert sum(path == "" for _, path in PAGES) == 1  # exactly one default page
 
 
