@@ -2,14 +2,16 @@
 
 The walkthrough pages use it to show where one output pixel comes from:
 
-- ``conv_layers`` / ``pool_layers`` / ``input_layer_name``: find layers by their Keras class and
-  follow the graph to the layer that feeds them.
+- ``conv_layers`` / ``pool_layers`` / ``feeding_stage``: find layers by their Keras class, and the
+  stage that feeds them (the one before, in the stage order ``activations`` runs them).
 - ``kernels``: a ``Conv2D``'s weights as ``(k, k, c_in, filters)`` plus its ``(filters,)`` bias.
 - ``conv_pixel``: the padded ``k×k×c_in`` window under output pixel ``(row, col)``, the products
   with one filter, their sum per input channel and in total, the bias and the activation; the
   result equals Keras' own output for ``'same'`` and ``'valid'`` padding (stride 1).
-- ``max_pool``: 2×2 max pooling with the max's position in each window; ``'same'`` pads with −∞.
 - ``zero_channel``: a stage tensor with one or more channels switched off.
+
+Padding and pooling arithmetic live in ``mnistviz.convarith`` (``axis_padding``, ``pool2d``);
+this module applies them to a real model's multi-channel tensors.
 
 Feature maps here are one image's ``(H, W, C)`` (the batch axis dropped).
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .convarith import axis_padding
 
 ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -45,9 +49,16 @@ def pool_layers(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
 
 
-def input_layer_name(layer) -> str:
-    """The name of the layer whose output feeds ``layer`` (the Keras graph's record, not a guess)."""
-    return layer.input._keras_history.operation.name
+def feeding_stage(stage_names: list[str], name: str) -> str:
+    """The stage whose output feeds stage ``name``: the one before it in ``stage_names`` (the order
+    ``activations.stages`` returns, i.e. the model's layers; every model here is one chain of layers).
+
+    ``ValueError`` for the first stage, which reads the raw input rather than another stage.
+    """
+    i = stage_names.index(name)
+    if i == 0:
+        raise ValueError(f"{name} is the first stage: it reads the model's input")
+    return stage_names[i - 1]
 
 
 def activation_name(layer) -> str:
@@ -66,23 +77,15 @@ def kernels(layer) -> tuple[np.ndarray, np.ndarray]:
 
 # --- convolution -------------------------------------------------------------------------------
 
-def same_padding(k: int) -> tuple[int, int]:
-    """Rows (or columns) added before and after for ``'same'`` padding at stride 1: ``k - 1`` in all, the extra one after."""
-    total = k - 1
-    return total // 2, total - total // 2
-
-
 def pad_input(x: np.ndarray, k: int, padding: str) -> np.ndarray:
-    """``(H, W, C)`` → zero-padded as Keras pads it for a ``k×k`` kernel (unchanged for ``'valid'``)."""
+    """``(H, W, C)`` → zero-padded as Keras pads it for a ``k×k`` kernel at stride 1 (unchanged for ``'valid'``)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x[..., None]
-    if padding == "valid":
-        return x
-    if padding != "same":
+    if padding not in ("same", "valid"):
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
-    before, after = same_padding(k)
-    return np.pad(x, ((before, after), (before, after), (0, 0)))
+    rows, cols = (axis_padding(n, k, 1, padding) for n in x.shape[:2])
+    return np.pad(x, (rows, cols, (0, 0)))
 
 
 @dataclass(frozen=True)
@@ -137,48 +140,6 @@ def zero_channel(tensor: np.ndarray, channels) -> np.ndarray:
     out = np.array(tensor, dtype=np.float32, copy=True)
     out[..., list(np.atleast_1d(channels))] = 0.0
     return out
-
-
-# --- max pooling -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Pooled:
-    """2×2 max pooling of one map: the maxima and where each came from."""
-
-    values: np.ndarray  # (H', W')
-    argmax: np.ndarray  # (H', W', 2): (row, col) of each max in the input map (unpadded coordinates)
-    padded: np.ndarray  # the input as pooled, −∞ where padding was added
-
-
-def max_pool(fmap: np.ndarray, size: int = 2, stride: int | None = None, padding: str = "valid") -> Pooled:
-    """Max pooling of one map ``(H, W)`` as Keras' ``MaxPooling2D`` does it.
-
-    ``'valid'`` drops a last row/column that does not fill a window; ``'same'`` pads with −∞ (after,
-    as TensorFlow does), which can never win a max, so only real values come out.
-    """
-    fmap = np.asarray(fmap, dtype=np.float32)
-    stride = stride or size
-    h, w = fmap.shape
-    if padding == "valid":
-        out_h, out_w = (h - size) // stride + 1, (w - size) // stride + 1
-        padded, top, left = fmap, 0, 0
-    elif padding == "same":
-        out_h, out_w = -(-h // stride), -(-w // stride)
-        pad_h = max((out_h - 1) * stride + size - h, 0)
-        pad_w = max((out_w - 1) * stride + size - w, 0)
-        top, left = pad_h // 2, pad_w // 2
-        padded = np.pad(fmap, ((top, pad_h - top), (left, pad_w - left)), constant_values=-np.inf)
-    else:
-        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
-    values = np.empty((out_h, out_w), np.float32)
-    argmax = np.empty((out_h, out_w, 2), np.int64)
-    for i in range(out_h):
-        for j in range(out_w):
-            win = padded[i * stride:i * stride + size, j * stride:j * stride + size]
-            r, c = np.unravel_index(int(np.argmax(win)), win.shape)
-            values[i, j] = win[r, c]
-            argmax[i, j] = (i * stride + r - top, j * stride + c - left)
-    return Pooled(values, argmax, padded)
 
 
 # --- small helpers for the pages ---------------------------------------------------------------

@@ -293,6 +293,17 @@ class PoolResult:
     def windows(self) -> list[Window]:
         return [self.window(i, j) for i in range(self.output.shape[0]) for j in range(self.output.shape[1])]
 
+    def argmax(self) -> np.ndarray:
+        """``(H_out, W_out, 2)``: the (row, col) in the unpadded input where each window's maximum sits."""
+        top, _, left, _ = self.pads
+        out = np.empty((*self.output.shape, 2), np.int64)
+        for i in range(self.output.shape[0]):
+            for j in range(self.output.shape[1]):
+                vals = self.window(i, j).values
+                r, c = np.unravel_index(int(np.nanargmax(vals)), vals.shape)
+                out[i, j] = (i * self.stride + r - top, j * self.stride + c - left)
+        return out
+
     def formulas(self) -> tuple[str, str]:
         h, w = self.image.shape
         return (size_formula(h, self.pool_size, self.stride, self.padding),

@@ -196,3 +196,36 @@ def softmax_terms(logits: np.ndarray, max_plain: float = 60.0) -> SoftmaxTerms:
     shift = float(z.max()) if np.abs(z).max() > max_plain else 0.0
     e = np.exp(z - shift)
     return SoftmaxTerms(z, shift, e, float(e.sum()), e / e.sum())
+
+
+# --- numbers written for people ----------------------------------------------------------------------
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _mantissa_exponent(v: float, digits: int) -> tuple[str, int | None]:
+    """``v`` to ``digits`` significant digits: plain text and ``None`` between 0.001 and 100,000,
+    else a mantissa in [1, 10) and a power of ten."""
+    v = float(v)
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}", None
+    exponent = math.floor(math.log10(abs(v)))
+    if -3 <= exponent < 5:
+        return f"{v:.{max(digits - 1 - exponent, 0)}f}", None
+    mantissa = round(v / 10.0 ** exponent, digits - 1)
+    if abs(mantissa) >= 10:  # 9.9996 rounds up to 10.000
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f}", exponent
+
+
+def number_text(v: float, digits: int = 4) -> str:
+    """A number a person can read at any size: ``0.9996``, ``3.127``, ``1.301 × 10⁷``, ``2.05 × 10⁻⁸``."""
+    mantissa, exponent = _mantissa_exponent(v, digits)
+    return mantissa if exponent is None else f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def number_latex(v: float, digits: int = 4) -> str:
+    """The same in LaTeX: ``1.301 \\times 10^{7}`` (``1.301e+07`` would be read as algebra)."""
+    mantissa, exponent = _mantissa_exponent(v, digits)
+    return mantissa if exponent is None else rf"{mantissa} \times 10^{{{exponent}}}"
+

@@ -3,6 +3,8 @@ what made it decide, and how the answer moves when the drawing is nudged."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
@@ -136,7 +138,13 @@ def explain(model, image: np.ndarray, proba: np.ndarray) -> None:
     method = c1.radio("Method", ["Cover a patch", "Gradient"], horizontal=True, key="explain_method",
                       help="Cover a patch: hide a 6×6 square everywhere and see how much the probability drops. "
                            "Gradient: how much a tiny change of each pixel would move the probability.")
-    other = c2.selectbox("Compare with digit", list(range(10)), index=runner_up, key="explain_digit")
+    # The box opens on each new drawing's runner-up; a digit picked by hand stays until the drawing changes.
+    # (Set through its state: a changing ``index=`` would leave the box showing one digit and the chart another.)
+    drawing = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+    if st.session_state.get("explain_digit_for") != drawing:
+        st.session_state["explain_digit_for"] = drawing
+        st.session_state["explain_digit"] = runner_up
+    other = c2.selectbox("Compare with digit", list(range(10)), key="explain_digit")
     left, right = st.columns(2)
     if method == "Cover a patch":
         occ = attribution.occlusion(model, image)

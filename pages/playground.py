@@ -53,10 +53,15 @@ def keras_params(input_shape: tuple[int, int, int], k: int, filters: int) -> int
 # --- picking the numbers -------------------------------------------------------------------------------
 
 def editor_grid(default: np.ndarray, key: str, what: str) -> np.ndarray:
-    """An editable grid of numbers (st.data_editor), parsed into floats; ``ConvError`` names a bad cell."""
-    df = pd.DataFrame(default, columns=[str(c) for c in range(default.shape[1])])
+    """An editable grid of numbers (st.data_editor), parsed into floats; ``ConvError`` names a bad cell.
+
+    The cells are text columns: the data editor's number cells ignore a "-" typed into a selected
+    cell (typing -1 gave 1), and edge kernels need negative numbers. ``parse_grid`` reads the text.
+    """
+    cells = [[f"{v:g}" for v in row] for row in np.asarray(default, dtype=np.float64)]
+    df = pd.DataFrame(cells, columns=[str(c) for c in range(default.shape[1])])
     edited = st.data_editor(df, key=key, hide_index=False, width="content",
-                            column_config={c: st.column_config.NumberColumn(c, width="small") for c in df.columns})
+                            column_config={c: st.column_config.TextColumn(c, width="small") for c in df.columns})
     return ca.parse_grid(edited.to_numpy(dtype=object), what)
 
 

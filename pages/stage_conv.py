@@ -4,8 +4,9 @@
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, conv_inspect, figures, models
-from mnistviz import data as mdata
+from mnistviz import activations, conv_inspect, figures
+from mnistviz import convarith as ca
+from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
@@ -33,18 +34,18 @@ names = [layer.name for layer in convs]
 name = st.segmented_control("Layer", names, default=names[0], key="conv_layer") or names[0]
 layer = am.model.get_layer(name)
 sd = activations.stage_dict(am.model, digit.image)
-src = conv_inspect.input_layer_name(layer)
+src = conv_inspect.feeding_stage(list(sd), name)
 x_in = sd[src].array[0]  # (H, W, c_in)
 out = sd[name]  # (1, H', W', filters)
 kernel, bias = conv_inspect.kernels(layer)
 k, _, c_in, n_filters = kernel.shape
 act = conv_inspect.activation_name(layer)
-rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
-stage_header(out, f"x = {rows[name].keras}(x)" if name in rows else
-             f"x = layers.Conv2D({n_filters}, ({k}, {k}), padding={layer.padding!r}, activation={act!r})(x)")
+line = keras_line(am.config, name, f"layers.Conv2D({n_filters}, ({k}, {k}), padding={layer.padding!r}, activation={act!r})")
+stage_header(out, f"x = {line}(x)")
+formula, _, n_params = ca.params_formula(k, c_in, n_filters).rpartition(" = ")
 st.markdown(
     f"**{n_filters} filters**, each a {k}×{k}×{c_in} block of weights plus one bias: "
-    f"({k}·{k}·{c_in} + 1)·{n_filters} = **{(k * k * c_in + 1) * n_filters:,}** parameters. "
+    f"{formula} = **{n_params}** parameters. "
     f"Input: `{src}` {tuple(sd[src].shape)}."
     + (f" Each kernel spans **all {c_in} input channels**: it reads every map of `{src}` at once and sums "
        f"{c_in} separate {k}×{k} products into one number." if c_in > 1 else "")
@@ -82,7 +83,7 @@ show_ch = 0
 if c_in > 1:
     show_ch = st.selectbox("Input channel to look at", range(c_in), index=contrib_ch, key=f"conv_showch_{name}",
                            help="Starts at the channel that contributes most to this pixel.")
-pad_before = conv_inspect.same_padding(k)[0] if layer.padding == "same" else 0
+pad_before = ca.axis_padding(x_in.shape[0], k, 1, layer.padding)[0]  # rows of zeros above the input
 
 u1, u2, u3 = st.columns(3)
 with u1:
@@ -168,7 +169,5 @@ if off:
 else:
     o2.info("Pick one or more filters to switch off.")
 
-st.download_button(f"Download {name}'s output {tuple(out.shape)} as .npy", mdata.npy_bytes(out.array),
-                   file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
-                   key="conv_download")
+npy_download(out.array, f"{name}'s output", name, "conv_download")
 next_link(__file__, am.model)

@@ -5,9 +5,8 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, figures
-from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
-from mnistviz import models as mmodels
+from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
@@ -42,7 +41,6 @@ act = out_stage.array[0]
 units = act.size
 layer = am.model.get_layer(block.dense)
 assert isinstance(layer, keras.layers.Dense)
-rows = {r.name: r for r in mmodels.layer_table(am.config)} if am.config else {}
 source = block.source or "the 784 input pixels"
 
 st.markdown(
@@ -51,7 +49,7 @@ st.markdown(
     f"{'ReLU (negative sums become 0)' if layer.activation.__name__ == 'relu' else layer.activation.__name__}. "
     "The course calls this aggregating the features before turning them into logits."
 )
-stage_header(dense_stage, rows[block.dense].keras if block.dense in rows else COURSE_DENSE)
+stage_header(dense_stage, keras_line(am.config, block.dense, COURSE_DENSE))
 if block.output != block.dense:
     st.caption(f"This model normalises the sums first; the activations below are read at `{block.output}`.")
 
@@ -78,7 +76,7 @@ else:
     drop_layer = am.model.get_layer(block.dropout)
     assert isinstance(drop_layer, keras.layers.Dropout)
     rate = float(drop_layer.rate)
-    stage_header(drop_stage, rows[block.dropout].keras if block.dropout in rows else COURSE_DROPOUT)
+    stage_header(drop_stage, keras_line(am.config, block.dropout, COURSE_DROPOUT))
     st.markdown(
         f"While training, each step throws away a random {rate:.0%} of the units (sets them to 0) and scales "
         f"the survivors by 1/(1 − {rate}) = {1 / (1 - rate):.3f}, so the layer's total stays the same on average. "
@@ -161,13 +159,8 @@ with u2:
     if len(shape) == 3:
         st.caption("Each small map pairs with the same channel of the block on the Flatten page.")
 
-st.download_button(
-    f"Download the {block.output} activations {out_stage.shape} as .npy", mdata.npy_bytes(out_stage.array),
-    file_name=f"{block.output}.npy", mime="application/octet-stream", icon=":material/download:", key="dl_dense")
-st.download_button(
-    f"Download unit #{unit}'s weights {w_unit.shape} as .npy", mdata.npy_bytes(w_unit),
-    file_name=f"{block.dense}_unit{unit}_weights.npy", mime="application/octet-stream", icon=":material/download:",
-    key="dl_unit")
+npy_download(out_stage.array, f"the {block.output} activations", block.output, "dl_dense")
+npy_download(w_unit, f"unit #{unit}'s weights", f"{block.dense}_unit{unit}_weights", "dl_unit")
 
 st.divider()
 next_link(__file__, am.model)

@@ -4,9 +4,8 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, figures
-from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
-from mnistviz import models as mmodels
+from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, next_link, stage_header
 
 COURSE_LINE = "pool2_flat = tf.reshape(pool2, [-1, flattened_size])  # Keras: layers.Flatten()"
@@ -35,15 +34,14 @@ h, w, c = hwc
 n = di.flattened_size(hwc)
 block = block_stage.array[0]
 flat = flat_stage.array[0]
-rows = {r.name: r for r in mmodels.layer_table(am.config)} if am.config else {}
-keras_line = rows[flat_stage.name].keras if flat_stage.name in rows else COURSE_LINE
+flatten_line = keras_line(am.config, flat_stage.name, COURSE_LINE)
 
 st.markdown(
     f"A dense layer wants one row of numbers per image, not a block of maps. Flatten keeps every value of "
     f"**{block_stage.name}** and only changes how they are addressed: the `{h}×{w}×{c}` block becomes a "
     f"vector of {n:,} numbers. Nothing is learned here (0 parameters) and nothing is lost."
 )
-stage_header(flat_stage, keras_line)
+stage_header(flat_stage, flatten_line)
 
 st.subheader("How long is the vector?")
 st.markdown("The course reads the length off the shape of the last pooled block, leaving out the batch axis:")
@@ -114,9 +112,7 @@ st.caption(
     f"row by row. Each row is one pixel position of {block_stage.name}, each column one channel. Hover any cell."
 )
 
-st.download_button(
-    f"Download the flattened vector {flat_stage.shape} as .npy", mdata.npy_bytes(flat_stage.array),
-    file_name=f"{flat_stage.name}.npy", mime="application/octet-stream", icon=":material/download:")
+npy_download(flat_stage.array, "the flattened vector", flat_stage.name, "dl_flatten")
 
 st.divider()
 next_link(__file__, am.model)

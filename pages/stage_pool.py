@@ -4,8 +4,9 @@
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, conv_inspect, figures, models
-from mnistviz import data as mdata
+from mnistviz import activations, conv_inspect, figures
+from mnistviz import convarith as ca
+from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, next_link, stage_header
 
 COLS = 8
@@ -30,12 +31,11 @@ else:
     name = st.segmented_control("Layer", names, default=names[0], key="pool_layer") or names[0]
     layer = am.model.get_layer(name)
     sd = activations.stage_dict(am.model, digit.image)
-    src = conv_inspect.input_layer_name(layer)
+    src = conv_inspect.feeding_stage(list(sd), name)
     before, after = sd[src], sd[name]
     size = int(layer.pool_size[0])
-    rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
-    stage_header(after, f"x = {rows[name].keras}(x)" if name in rows else
-                 f"x = layers.MaxPooling2D(({size}, {size}), strides={layer.strides[0]})(x)")
+    line = keras_line(am.config, name, f"layers.MaxPooling2D(({size}, {size}), strides={layer.strides[0]})")
+    stage_header(after, f"x = {line}(x)")
     h, w, n_ch = before.shape[1:]
     st.markdown(
         f"`{src}` {tuple(before.shape)} → `{name}` {tuple(after.shape)}: **{h}→{after.shape[1]}** rows, "
@@ -49,15 +49,15 @@ else:
     ch = st.number_input(f"Channel (0-{n_ch - 1})", 0, n_ch - 1, int(strength.argmax()), key=f"pool_ch_{name}",
                          help="Starts at the strongest map for this digit.")
     fmap = before.array[0, ..., ch]
-    pooled = conv_inspect.max_pool(fmap, size, int(layer.strides[0]), layer.padding)
+    pooled = ca.pool2d(fmap, size, int(layer.strides[0]), layer.padding)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.values, pooled.argmax, size,
+    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.output, pooled.argmax(), size,
                                               f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
                     width="stretch", key="pool_before")
     fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: {after.shape[1]}×{after.shape[2]}",
                           height=420, text=after.shape[1] <= 14, hover="max %{z:.3f}")
     c2.plotly_chart(fig, width="stretch", key="pool_after")
-    if not np.allclose(pooled.values, after.array[0, ..., ch], atol=1e-6):
+    if not np.allclose(pooled.output, after.array[0, ..., ch], atol=1e-6):
         st.warning("The NumPy pooling here differs from Keras' output for this layer.")
     st.caption("Circles mark where each window's maximum sits (windows below 5 % of the map's peak are left unmarked). "
                "Each cell on the right is the circled value of one window on the left.")
@@ -70,29 +70,42 @@ else:
     m2.plotly_chart(figures.mosaic(after.array[0], cols=COLS, title=f"{name}: {after.shape[1]}×{after.shape[2]} × {n_ch}",
                                    height=grid_h), width="stretch", key="pool_mosaic_after")
     st.caption("Same order in both grids. The pooled maps are coarser but keep every bright spot.")
-    st.download_button(f"Download {name}'s output {tuple(after.shape)} as .npy", mdata.npy_bytes(after.array),
-                       file_name=f"{name}.npy", mime="application/octet-stream", icon=":material/download:",
-                       key="pool_download")
+    npy_download(after.array, f"{name}'s output", name, "pool_download")
 
 st.subheader("Why max pooling pads with −∞")
 st.markdown(
-    "When a map does not divide into whole windows, `padding='same'` adds cells around it. For a *max*, "
-    "the right filler is −∞: it is smaller than every number, so it can never be picked and the result "
-    "contains only real values. Padding with 0 would invent a maximum of 0 wherever a window is all negative."
+    "This applies only to pooling with `padding='same'`: it adds cells around a map that does not divide into "
+    "whole windows, so every row and column is kept. With `padding='valid'` (Keras' default) nothing is padded: "
+    "a last row or column that does not fill a window is dropped."
 )
-tiny = np.array([[-3, -1, -2], [-4, -5, -6], [-1, -2, -7]], np.float32)
-with_inf = conv_inspect.max_pool(tiny, 2, 2, "same")
-with_zero = np.array([[max(np.pad(tiny, ((0, 1), (0, 1)))[i:i + 2, j:j + 2].ravel()) for j in (0, 2)] for i in (0, 2)])
+if pools:
+    modes = {p.name: p.padding for p in pools}
+    if all(mode == "valid" for mode in modes.values()):
+        st.caption(f"The active model's pooling ({', '.join(f'`{n}`' for n in modes)}) uses `padding='valid'`, so it "
+                   "never pads: the example below is for a layer that would.")
+st.markdown(
+    "When it does pad, the right filler for a *max* is −∞: it is smaller than every number, so it can never be "
+    "picked and the result contains only real values. Padding with 0 would invent a maximum of 0 wherever a "
+    "window is all negative."
+)
+tiny = ca.NEGATIVE_IMAGE
+with_inf = ca.pool2d(tiny, 2, 2, "same")
+with_zero = ca.pool2d(tiny, 2, 2, "same", pad_value=0.0)
+
+
+def grid_text(z) -> str:
+    return "\n".join(" ".join(f"{ca.fmt(v):>3}" for v in row) for row in z)
+
+
 e1, e2, e3 = st.columns(3)
 e1.markdown("**A 3×3 map** (e.g. before a ReLU)")
-e1.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in tiny), language=None)
+e1.code(grid_text(tiny), language=None)
 e2.markdown("**Padded with −∞ to 4×4 → max of each 2×2**")
-e2.code("\n".join(" ".join(f"{v:4.0f}" if np.isfinite(v) else " -∞ " for v in row) for row in with_inf.padded)
-        + "\n\n→ " + str(with_inf.values.astype(int).tolist()), language=None)
+e2.code(grid_text(with_inf.padded) + "\n\n→ " + grid_text(with_inf.output).replace("\n", " / "), language=None)
 e3.markdown("**Padded with 0 instead**")
-e3.code("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in np.pad(tiny, ((0, 1), (0, 1))))
-        + "\n\n→ " + str(with_zero.astype(int).tolist()), language=None)
-e3.caption(f"{int((with_zero == 0).sum())} of the 4 maxima are 0, a value that is nowhere in the map.")
+e3.code(grid_text(with_zero.padded) + "\n\n→ " + grid_text(with_zero.output).replace("\n", " / "), language=None)
+e3.caption(f"{int((with_zero.output == 0).sum())} of the 4 maxima are 0, a value that is nowhere in the map.")
 st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
+st.caption("The Convolution playground lets you change this grid, the pool size and the stride.")
 
 next_link(__file__, am.model)

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, figures, models
+from mnistviz import activations, figures
+from pages.components import keras_line
 from pages.shared import active_model, current_input, dataset, next_link, stage_header
 
 digit = current_input()
@@ -29,9 +30,7 @@ if not reshape_layers:
     )
 else:
     stage = next(s for s in stages if s.name == reshape_layers[0].name)
-    rows = {r.name: r for r in models.layer_table(am.config)} if am.config else {}
-    line = rows[stage.name].keras if stage.name in rows else "layers.Reshape((28, 28, 1))"
-    stage_header(stage, f"x = {line}")
+    stage_header(stage, f"x = {keras_line(am.config, stage.name, 'layers.Reshape((28, 28, 1))')}")
 
 st.subheader("Before: one row of 784 numbers")
 k_pick = st.slider("Follow pixel number k", 0, 783, int(np.argmax(flat)), key="reshape_k",
@@ -73,8 +72,10 @@ b1.metric("Batch in", str(batch.shape))
 b2.metric("After reshape(-1, 28, 28, 1)", str(nhwc.shape))
 b3.metric("Numbers (unchanged)", f"{batch.size:,} = {nhwc.size:,}")
 st.caption(
-    f"−1 became {n} because {batch.size:,} / (28·28·1) = {n}. A shape must hold exactly as many numbers: "
-    "(5, 4, 2) fits (4, 10) (40 each) but not (3, 10, 2) (60); and (1, 10, −1) makes the −1 a 4."
+    f"−1 became {n} because {batch.size:,} / (28·28·1) = {n}. A new shape must hold exactly as many numbers as "
+    "the old one. For example, an array of shape (5, 4, 2) holds 5·4·2 = 40 numbers: it can be reshaped to "
+    "(4, 10), which also holds 40, but not to (3, 10, 2), which would need 60. Reshaping it to (1, 10, −1) "
+    "turns the −1 into 4, because 1·10·4 = 40."
 )
 
 next_link(__file__, am.model)

@@ -5,9 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from mnistviz import activations, figures
-from mnistviz import data as mdata
 from mnistviz import dense_inspect as di
-from mnistviz import models as mmodels
+from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, stage_header
 
 COURSE_LOGITS = "logits = tf.keras.layers.Dense(self.output_size, name='logits')(dropout)"
@@ -30,19 +29,18 @@ soft_stage, logit_stage = stages[i_soft], stages[i_soft - 1]
 z = logit_stage.array[0].astype(np.float64)
 p_model = soft_stage.array[0]
 pred = int(p_model.argmax())
-rows = {r.name: r for r in mmodels.layer_table(am.config)} if am.config else {}
 
 # --- logits ------------------------------------------------------------------------------------------
 st.markdown(
     f"The last dense layer has one unit per digit and no activation: its 10 outputs, the **logits**, are raw "
     f"scores, any real number, higher meaning \"more like this digit\". Input: {digit.description}."
 )
-stage_header(logit_stage, rows[logit_stage.name].keras if logit_stage.name in rows else COURSE_LOGITS)
+stage_header(logit_stage, keras_line(am.config, logit_stage.name, COURSE_LOGITS))
 st.plotly_chart(figures.dense.logit_bars(z, title="logits for this input", height=300), width="stretch", key="logit_bars")
 
 # --- softmax -----------------------------------------------------------------------------------------
 st.subheader("Softmax: scores → probabilities")
-stage_header(soft_stage, rows[soft_stage.name].keras if soft_stage.name in rows else COURSE_SOFTMAX)
+stage_header(soft_stage, keras_line(am.config, soft_stage.name, COURSE_SOFTMAX))
 c1, c2 = st.columns([2, 1])
 c1.plotly_chart(figures.probability_bars(p_model, title="probabilities (the model's softmax stage)", height=300,
                                          true_label=digit.label),
@@ -61,25 +59,30 @@ shift_note = f" − {t.shift:.2f}" if t.shift else ""
 if t.shift:
     st.caption(f"These logits are large, so every one is first lowered by the largest, {t.shift:.2f}: "
                "this cancels in the fraction and keeps e^z from overflowing.")
+total = di.number_latex(t.total)
 st.latex(
-    rf"p_{{{pred}}} = \frac{{e^{{{z[pred]:.3f}{shift_note}}}}}{{{t.total:.4g}}} = "
-    rf"\frac{{{t.exps[pred]:.4g}}}{{{t.total:.4g}}} = {t.probs[pred]:.4f}"
+    rf"p_{{{pred}}} = \frac{{e^{{{z[pred]:.3f}{shift_note}}}}}{{{total}}} = "
+    rf"\frac{{{di.number_latex(t.exps[pred])}}}{{{total}}} = {di.number_latex(t.probs[pred])}"
 )
+# Written out as text with 4 significant digits: a fixed number of decimals shows 0.000000 for every digit but
+# the winner, while the runner-up's 2 × 10⁻⁶ is what the lesson is about.
 table = pd.DataFrame({
     "digit": np.arange(len(z)),
     "logit z": z,
-    f"e^(z{shift_note})": t.exps,
-    "÷ sum = p": t.probs,
-    "model's softmax": p_model.astype(np.float64),
+    f"e^(z{shift_note})": [di.number_text(v) for v in t.exps],
+    "÷ sum = p": [di.number_text(v) for v in t.probs],
+    "model's softmax": [di.number_text(v) for v in p_model.astype(np.float64)],
 })
 st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"logit z": st.column_config.NumberColumn(format="%.3f"),
-                            f"e^(z{shift_note})": st.column_config.NumberColumn(format="%.4g"),
-                            "÷ sum = p": st.column_config.NumberColumn(format="%.6f"),
-                            "model's softmax": st.column_config.NumberColumn(format="%.6f")})
+             column_config={"logit z": st.column_config.NumberColumn(format="%.3f")})
+runner_up = int(np.argsort(t.probs)[-2])
+st.caption(f"Runner-up: {runner_up} with p = {di.number_text(t.probs[runner_up])}."
+           + (" Probabilities this small are written as a number times a power of ten: 2 × 10⁻⁶ is 0.000002."
+              if t.probs[runner_up] < 1e-3 else ""))
 gap = float(np.abs(t.probs - p_model).max())
 if gap < 1e-5:
-    st.caption(f":material/check: Sum of the exponentials: {t.total:.4g}. Softmax computed here from the logits "
+    st.caption(f":material/check: Sum of the exponentials: {di.number_text(t.total)}. Softmax computed here from "
+               "the logits "
                f"matches the model's softmax stage (largest difference {gap:.1e}).")
 else:
     st.warning(f"Softmax from the logits differs from the model's softmax stage by up to {gap:.2e}.")
@@ -98,18 +101,14 @@ st.markdown(
     f"With the label as a one-hot vector (1 at digit {true}, 0 elsewhere), the course's softmax cross-entropy "
     "keeps only the probability of the true digit. Training nudges every weight to make this number smaller."
 )
-st.latex(rf"L = -\log p_{{{true}}} = -\log({p_true:.6g}) = {loss:.4g}")
+st.latex(rf"L = -\log p_{{{true}}} = -\log({di.number_latex(p_true)}) = {di.number_latex(loss)}")
 l1, l2, l3 = st.columns(3)
-l1.metric("Loss for this input", f"{loss:.4g}")
+l1.metric("Loss for this input", di.number_text(loss))
 l2.metric("If certain and right", "0")
 l3.metric("If it guessed 1 in 10", f"{np.log(10):.4f}", help="−log(0.1): ten equal probabilities")
 
-st.download_button(f"Download the logits {logit_stage.shape} as .npy", mdata.npy_bytes(logit_stage.array),
-                   file_name=f"{logit_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
-                   key="dl_logits")
-st.download_button(f"Download the probabilities {soft_stage.shape} as .npy", mdata.npy_bytes(soft_stage.array),
-                   file_name=f"{soft_stage.name}.npy", mime="application/octet-stream", icon=":material/download:",
-                   key="dl_softmax")
+npy_download(logit_stage.array, "the logits", logit_stage.name, "dl_logits")
+npy_download(soft_stage.array, "the probabilities", soft_stage.name, "dl_softmax")
 
 st.divider()
 st.markdown("That is the whole forward pass. What next?")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mnistviz  # noqa: F401
-from mnistviz import activations, conv_inspect as ci, data
+from mnistviz import activations, conv_inspect as ci, convarith as ca, data
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,11 @@ def test_finds_layers_by_class_and_graph(model):
     convs = ci.conv_layers(model)
     assert [c.name for c in convs] == ["conv1", "conv2"]
     assert [p.name for p in ci.pool_layers(model)] == ["pool1", "pool2"]
-    assert ci.input_layer_name(convs[0]) == "reshape"
-    assert ci.input_layer_name(convs[1]) == "pool1"
+    names = activations.runner_for(model).names  # the stage order the pages show
+    assert ci.feeding_stage(names, "conv1") == "reshape"
+    assert ci.feeding_stage(names, "conv2") == "pool1" and ci.feeding_stage(names, "pool2") == "conv2"
+    with pytest.raises(ValueError, match="first stage"):
+        ci.feeding_stage(names, "reshape")
     assert ci.activation_name(convs[0]) == "relu"
     k, b = ci.kernels(convs[0])
     assert k.shape == (5, 5, 1, 32) and b.shape == (32,)
@@ -95,24 +98,23 @@ def test_pool_equals_keras_and_argmax_points_at_the_max(st_):
     for src, dst in (("conv1", "pool1"), ("conv2", "pool2")):
         before, after = st_[src].array[0], st_[dst].array[0]
         for c in (0, 5, 31):
-            p = ci.max_pool(before[..., c])
-            np.testing.assert_array_equal(p.values, after[..., c])
-            r, q = p.argmax[..., 0], p.argmax[..., 1]
-            np.testing.assert_array_equal(before[r, q, c], p.values)
-            assert np.all(r // 2 == np.arange(p.values.shape[0])[:, None])
+            p = ca.pool2d(before[..., c], 2)
+            np.testing.assert_array_equal(p.output, after[..., c])
+            at = p.argmax()
+            r, q = at[..., 0], at[..., 1]
+            np.testing.assert_array_equal(before[r, q, c], p.output)
+            assert np.all(r // 2 == np.arange(p.output.shape[0])[:, None])
 
 
-def test_same_pool_pads_with_minus_infinity():
+def test_same_pool_argmax_is_in_unpadded_coordinates():
     import keras
 
     m = np.array([[-3, -1, -2], [-4, -5, -6], [-1, -2, -7]], np.float32)
-    p = ci.max_pool(m, padding="same")
+    p = ca.pool2d(m, 2, padding="same")
     keras_out = np.asarray(keras.layers.MaxPooling2D(2, padding="same")(m[None, :, :, None]))[0, :, :, 0]
-    np.testing.assert_array_equal(p.values, keras_out)
-    assert p.values.tolist() == [[-1, -2], [-1, -7]]  # padding with 0 would have given 0s here
-    assert np.isneginf(p.padded[-1]).all()
-    assert ci.max_pool(np.arange(49, dtype=np.float32).reshape(7, 7)).values.shape == (3, 3)
-
+    np.testing.assert_array_equal(p.output, keras_out)
+    assert p.argmax().tolist() == [[[0, 1], [0, 2]], [[2, 0], [2, 2]]]  # never on a −∞ cell
+    assert ca.pool2d(np.arange(49, dtype=np.float32).reshape(7, 7), 2).output.shape == (3, 3)
 
 def test_zero_channel_and_run_from_moves_probabilities(model, st_):
     conv1 = st_["conv1"].array

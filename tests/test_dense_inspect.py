@@ -157,3 +157,16 @@ def test_mosaic_hover_coordinates_name_the_right_cell():
             assert z[y, x] == pytest.approx(block[r, c, ch])
     cell = fig.layout.shapes[1]  # the red cell: channel 10 sits at grid (1, 2) of an 8-wide mosaic
     assert (cell.x0 + 0.5, cell.y0 + 0.5) == (2 * 8 + 3, 1 * 8 + 2)
+
+
+@pytest.mark.parametrize("value, text, latex", [
+    (13012345.6, "1.301 × 10⁷", r"1.301 \times 10^{7}"),
+    (2.049e-8, "2.049 × 10⁻⁸", r"2.049 \times 10^{-8}"),
+    (9.99996e-7, "1.000 × 10⁻⁶", r"1.000 \times 10^{-6}"),  # the mantissa rounds up to 10: one more power
+    (3.12734, "3.127", "3.127"),
+    (0.00123, "0.001230", "0.001230"),
+    (0.0, "0", "0"),
+])
+def test_numbers_are_written_for_people(value, text, latex):
+    assert di.number_text(value) == text and di.number_latex(value) == latex
+    assert not any(c.isdigit() and n == "e" for c, n in zip(latex, latex[1:]))  # never 1.3e+07

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
+
+from mnistviz import activations
+from mnistviz.preprocess import preprocess_image
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/draw.py"
@@ -38,6 +42,8 @@ def drawn(shape: str) -> np.ndarray:
         pen.line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=20)
     elif shape == "zero":
         pen.ellipse([80, 40, 200, 240], outline=(255, 255, 255, 255), width=20)
+    elif shape == "seven":
+        pen.line([(70, 50), (210, 50), (120, 240)], fill=(255, 255, 255, 255), width=20)
     elif shape == "dot":
         pen.ellipse([135, 135, 147, 147], fill=(255, 255, 255, 255))
     elif shape != "blank":
@@ -100,3 +106,27 @@ def test_upload_mode_prompts(page):
     page.radio(key="draw_source").set_value("Upload a picture").run()
     assert not page.exception and metric(page, "Prediction") is None
     assert any("Draw a digit" in i.value for i in page.info)
+
+
+def chart_titles(at) -> list[str]:
+    """The titles of the Plotly charts on the page (AppTest shows them as elements holding the figure JSON)."""
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return [(s.get("layout", {}).get("title") or {}).get("text", "") for s in specs]
+
+
+def test_compare_box_and_chart_always_name_the_same_digit(page, model):
+    """A 7 and then a 0: the "Compare with digit" box follows each drawing's runner-up, and the chart
+    beside it is always about the digit the box shows; a digit the person picks stays until the next drawing."""
+    for shape in ("seven", "zero"):
+        page.session_state["canvas"] = canvas_state(drawn(shape))
+        page.run()
+        assert not page.exception
+        proba = activations.probabilities(model, preprocess_image(drawn(shape), polarity="white-on-black").image)[0]
+        box = page.selectbox(key="explain_digit")
+        assert box.value == int(np.argsort(proba)[-2])  # this drawing's runner-up
+        assert f"Drop of p({box.value})" in " ".join(chart_titles(page))
+    page.selectbox(key="explain_digit").set_value(4).run()
+    assert page.selectbox(key="explain_digit").value == 4
+    assert "Drop of p(4)" in " ".join(chart_titles(page))
+    page.radio(key="explain_method").set_value("Gradient").run()
+    assert page.selectbox(key="explain_digit").value == 4 and "Sensitivity of p(4)" in " ".join(chart_titles(page))

@@ -4,6 +4,8 @@ Each page is opened through app.py's navigation, checked for the active model's 
 re-run with another input digit (picked through the sidebar's index box, as a person would).
 """
 
+import re
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -90,14 +92,28 @@ def test_dense_page_shapes_dropout_unit_and_input():
     assert metrics(at)["Active units (> 0)"] != active_before
 
 
+def read_numbers(texts) -> np.ndarray:
+    """``"0.9998"``, ``"2.049 × 10⁻⁸"`` → floats (the page writes numbers as ``dense_inspect.number_text``)."""
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    out = []
+    for t in texts:
+        mantissa, _, power = str(t).partition(" × 10")
+        out.append(float(mantissa) * (10.0 ** int(power.translate(sup)) if power else 1.0))
+    return np.array(out)
+
+
 def test_softmax_page_shapes_formula_and_input():
     at = open_page(SOFTMAX)
     m = metrics(at)
     assert [x.value for x in at.metric if x.label == "Output shape"] == ["(1, 10)", "(1, 10)"]
     assert "matches the model's softmax stage" in text(at)
     table = at.dataframe[0].value
-    np.testing.assert_allclose(table["÷ sum = p"], table["model's softmax"], atol=1e-6)
+    ours, keras_p = read_numbers(table["÷ sum = p"]), read_numbers(table["model's softmax"])
+    np.testing.assert_allclose(ours, keras_p, rtol=2e-3, atol=1e-12)
+    assert np.all(ours > 0) and abs(ours.sum() - 1) < 1e-2  # every digit's share reads, however small
     assert any(r"L = -\log p_" in x.value for x in at.latex)
+    for formula in at.latex:  # powers of ten in LaTeX, never 1.301e+07 (read as algebra)
+        assert not re.search(r"\de[+-]?\d", formula.value), formula.value
     loss_before = m["Loss for this input"]
     pick_digit(at, 7)
     assert metrics(at)["Loss for this input"] != loss_before

@@ -108,6 +108,8 @@ def test_reshape_page_shapes_and_wrapping():
     assert arr(grid["customdata"])[3, 5] == 3 * 28 + 5  # hover shows k for (row, col)
     assert arr(grid["z"]).shape == (28, 28) and arr(strip0).shape == (1, 784)
     np.testing.assert_allclose(arr(grid["z"]).ravel(), arr(strip0).ravel())  # the same numbers, wrapped
+    captions = " ".join(c.value for c in at.caption)
+    assert "(5, 4, 2) holds 5·4·2 = 40 numbers" in captions and "(3, 10, 2), which would need 60" in captions
     pick_digit(at, OTHER_INDEX)
     assert not np.array_equal(arr(chart(at, "reshape_strip")["data"][0]["z"]), arr(strip0))
 
@@ -144,6 +146,11 @@ def test_pool_page_halves_and_changes_with_the_digit():
     after0 = arr(chart(at, "pool_after")["data"][0]["z"])
     assert after0.shape == (14, 14)
     assert np.allclose(after0, before0.reshape(14, 2, 14, 2).max(axis=(1, 3)))  # each cell = its window's max
+    # the −∞ lesson says when it applies: this model's pooling is 'valid' and never pads
+    page_text = " ".join(x.value for x in [*at.markdown, *at.caption])
+    assert "applies only to pooling with `padding='same'`" in page_text
+    assert "`pool1`, `pool2`) uses `padding='valid'`, so it never pads" in page_text
+    assert any(" −∞  −∞" in c.value and "→  −1  −4 /  −2  −5" in c.value for c in at.code)  # convarith.pool2d
     pick_digit(at, OTHER_INDEX)
     assert not np.array_equal(arr(chart(at, "pool_before")["data"][0]["z"]), before0)
     at.session_state["pool_layer"] = "pool2"
