@@ -218,7 +218,7 @@ def layer_plan(config: ModelConfig) -> list[PlannedLayer]:
     ``build_model``, ``layer_table`` and ``keras_code`` are all read off this plan. Raises
     ``ConfigError`` naming the layer and shapes when a feature map would shrink below 1×1.
     """
-    from .convarith import conv_params
+    from .convarith import conv_params, params_formula
 
     plan = [PlannedLayer("pixels", "InputLayer", output_shape=(INPUT_PIXELS,))]
     n_in = INPUT_PIXELS
@@ -244,7 +244,7 @@ def layer_plan(config: ModelConfig) -> list[PlannedLayer]:
             plan.append(PlannedLayer(
                 f"conv{i}", "Conv2D", (spec.filters, (k, k)),
                 (("padding", spec.padding), ("activation", _fused_activation(spec.activation, spec.batch_norm))),
-                (h, w, spec.filters), params, f"({k}·{k}·{c} + 1)·{spec.filters} = {params:,}"))
+                (h, w, spec.filters), params, params_formula(k, c, spec.filters)))
             c = spec.filters
             if spec.batch_norm:
                 plan += _batch_norm_layers(f"bn{i}", f"act{i}", (h, w, c), spec.activation)

@@ -37,3 +37,84 @@ def test_heatmap_keeps_values_for_hover_and_centres_diverging_scales():
     assert (trace.zmin, trace.zmax) == (-2.0, 2.0)
     assert "drop %{z:.3f}" in trace.hovertemplate
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 at the top, like an image
+
+
+# --- the one tiling helper ----------------------------------------------------------------------------
+
+def test_tile_coordinates_name_the_channel_row_and_col_under_every_mosaic_pixel():
+    maps = np.random.default_rng(0).random((5, 4, 7)).astype(np.float32)
+    mosaic = figures.tile(maps, cols=3)
+    where = figures.tile_coordinates(maps.shape, cols=3)
+    assert where.shape == (*mosaic.shape, 3)
+    inside = where[..., 0] >= 0
+    ch, r, c = where[inside].T
+    np.testing.assert_array_equal(mosaic[inside], maps[r, c, ch])  # every pixel is the value it names
+    assert np.isnan(mosaic[~inside]).all() and (where[~inside] == -1).all()  # borders and empty cells
+    assert inside.sum() == maps.size
+
+
+def test_kernel_mosaic_hover_names_each_filter():
+    kernel = np.arange(3 * 3 * 2 * 10, dtype=np.float32).reshape(3, 3, 2, 10) - 90
+    fig = figures.conv.kernel_mosaic(kernel, in_channel=1, title="k", height=200, cols=4)
+    trace = fig.data[0]
+    z, idx = np.asarray(trace.z, dtype=np.float64), np.asarray(trace.customdata)
+    np.testing.assert_array_equal(z[idx == 6].reshape(3, 3), kernel[:, :, 1, 6])  # filter 6: row 1, column 2
+    assert idx[4, 8] == 6 and trace.zmid == 0 and trace.zmax == -trace.zmin
+
+
+def test_number_grid_writes_every_number_and_draws_infinity_blank():
+    fig = figures.conv.number_grid(np.array([[-3.0, -np.inf], [6000.0, 0.5]]), "padded", scale="gray",
+                                   boxes=[(0, 0, 1, 2, "#f08c00", 0.0)])
+    trace = fig.data[0]
+    assert np.asarray(trace.text).tolist() == [["−3", "−∞"], ["6000", "0.50"]]
+    assert np.isnan(np.asarray(trace.z, dtype=np.float64)[0, 1])
+    assert len(fig.layout.shapes) == 1
+
+
+def test_architecture_has_one_box_per_layer_with_its_counts_on_hover():
+    rows = [{"Layer": "pixels", "Type": "InputLayer", "Output shape": "(None, 784)", "Parameters": 0},
+            {"Layer": "dense", "Type": "Dense", "Output shape": "(None, 1024)", "Parameters": 3_212_288}]
+    fig = figures.model.architecture(rows)
+    assert len(fig.layout.shapes) == 2
+    assert [a.text.split("<br>")[-2] for a in fig.layout.annotations if a.text] == ["0", "3.2M"]
+    assert list(fig.data[0].customdata[1]) == ["dense", "Dense", "(None, 1024)", 3_212_288]
+
+
+# --- the lab's figures (figures.training) ---------------------------------------------------------------
+
+HISTORY = {"loss": [0.9, 0.4, 0.3], "accuracy": [0.7, 0.88, 0.91], "val_loss": [0.5, 0.35], "val_accuracy": [0.85, 0.9]}
+
+
+def test_training_curves_draw_train_and_validation_and_the_epoch_in_progress():
+    fig = figures.training.training_curves(HISTORY, partial={"epoch": 3.5, "loss": 0.25, "accuracy": 0.93}, epochs=5)
+    by_name = {}
+    for tr in fig.data:
+        by_name.setdefault(tr.name, []).append(tr)
+    assert [list(t.y) for t in by_name["train"]] == [HISTORY["loss"], HISTORY["accuracy"]]
+    assert [list(t.y) for t in by_name["validation"]] == [HISTORY["val_loss"], HISTORY["val_accuracy"]]
+    dotted = by_name["train (epoch in progress)"]
+    assert [list(t.x) for t in dotted] == [[3, 3.5], [3, 3.5]] and list(dotted[0].y) == [0.3, 0.25]
+    assert tuple(fig.layout.xaxis.range) == (0, 5.2)
+
+
+def test_confusion_and_per_digit_accuracy_show_the_numbers_given():
+    confusion = np.diag(np.arange(10, 20))
+    confusion[3, 5] = 4
+    fig = figures.training.confusion_matrix(confusion)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), confusion)
+    per_class = np.linspace(0.9, 1.0, 10)
+    per_class[7] = 0.5
+    bars = figures.training.per_class_accuracy(per_class)
+    colours = list(bars.data[0].marker.color)
+    assert colours[7] != colours[0] and colours.count(colours[7]) == 1  # the worst digit stands out
+    assert bars.layout.yaxis.range[1] == 1.0  # accuracy ends at 100 %
+
+
+def test_digit_gallery_is_one_picture_with_a_caption_per_digit():
+    images = np.zeros((7, 28, 28), np.float32)
+    images[:, 10:18, 12:16] = 1.0
+    fig = figures.training.digit_gallery(images, [f"#{i}" for i in range(7)], cols=4, scale=2)
+    assert len(fig.data) == 1 and fig.data[0].type == "image"
+    assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(7)]
+    width, height = _decoded(fig).size
+    assert (width, height) == (4 * 30 * 2, 2 * 38 * 2)  # 4 columns of 28 + 2, 2 rows of 28 + 10 for the caption, 2×
