@@ -68,3 +68,16 @@ def test_each_page_shows_the_sidebar_parts_it_uses():
         keys = {w.key for w in at.sidebar.selectbox} | {w.key for w in at.sidebar.number_input}
         assert ("model_choice" in keys) == ("model" in lesson.sidebar), lesson.path
         assert ("input_index" in keys) == ("input" in lesson.sidebar), lesson.path
+
+
+def test_overview_counts_layers_as_the_lab_does_and_links_none_to_1(model):
+    from mnistviz import models
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    layers = next(m for m in at.metric if m.label == "Layers")
+    assert int(layers.value) == len(model.layers) == len(models.layer_table(models.PRESETS["default"].config))
+    assert any("reads 1" in c.value and "(1, 784)" in c.value for c in at.caption)
+    at.switch_page("pages/stage_data.py").run()
+    assert any("the Overview writes it None" in c.value for c in at.caption)
