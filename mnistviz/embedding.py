@@ -311,3 +311,51 @@ def looks_like_a_digit(embedding: Embedding, model, image: np.ndarray) -> DigitC
     drawing is farther from every test digit than almost every test digit is from its nearest neighbour
     (``DigitCheck.reason`` says where), so the model's confident-looking answer is a forced choice among ten."""
     return embedding.looks_like_a_digit(model, image)
+
+
+# --- the map as a Plotly figure ---------------------------------------------------------------------
+
+#: Ten colours told apart easily (Tableau 10, Plotly's ``qualitative.T10``), one per true digit.
+DIGIT_COLOURS = ("#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B",
+                 "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
+HOVER = "test digit #%{customdata[0]}<br>true %{customdata[1]}, predicted %{customdata[2]}<extra></extra>"
+
+
+def map_figure(emb: Embedding, depth: str, height: int = 430) -> dict:
+    """One depth's map as a Plotly figure dict: ten ``Scattergl`` traces (one per true digit, so the
+    legend reads as a key) and the misclassified digits ringed in black. Each point carries
+    ``customdata = [test index, true digit, predicted digit]``. A plain dict, so a page can cache it
+    and add the current input's marker (``input_marker``) without copying a ``go.Figure``."""
+    import plotly.graph_objects as go
+
+    space = emb.spaces[depth]
+    xy = space.coords
+    custom = np.stack([np.arange(len(emb.labels)), emb.labels, emb.predictions], axis=1)
+    fig = go.Figure()
+    for digit in range(10):
+        at = np.flatnonzero(emb.labels == digit)
+        fig.add_trace(go.Scattergl(x=xy[at, 0], y=xy[at, 1], mode="markers", name=str(digit),
+                                   customdata=custom[at], hovertemplate=HOVER,
+                                   marker=dict(size=5, color=DIGIT_COLOURS[digit], opacity=0.75)))
+    wrong = np.flatnonzero(emb.labels != emb.predictions)
+    fig.add_trace(go.Scattergl(x=xy[wrong, 0], y=xy[wrong, 1], mode="markers", name="wrong",
+                               customdata=custom[wrong], hovertemplate=HOVER,
+                               marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=1.5))))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=space.layer.title,
+                      legend=dict(title="true digit", itemsizing="constant"), clickmode="event+select",
+                      dragmode="pan", uirevision=depth)
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    return fig.to_dict()
+
+
+def input_marker(place: np.ndarray, label: str = "your input") -> dict:
+    """The current input as a large star on a map (a Plotly trace dict; not selectable: no customdata)."""
+    return dict(type="scattergl", x=[float(place[0])], y=[float(place[1])], mode="markers", name=label,
+                hovertemplate=f"{label}<extra></extra>",
+                marker=dict(size=22, symbol="star", color="black", line=dict(color="white", width=2)))
+
+
+def with_input(figure: dict, place: np.ndarray, label: str = "your input") -> dict:
+    """``map_figure``'s dict with the input's marker added (the cached dict is not changed)."""
+    return {**figure, "data": [*figure["data"], input_marker(place, label)]}

@@ -53,6 +53,8 @@ LESSONS: tuple[Lesson, ...] = (
            WALKTHROUGH_SIDEBAR),
     Lesson("pages/stage_softmax.py", "7 · Logits and softmax", ":material/bar_chart:", "Walkthrough", "softmax",
            WALKTHROUGH_SIDEBAR),
+    Lesson("pages/map.py", "Map of what it learned", ":material/scatter_plot:", "Walkthrough",
+           sidebar=WALKTHROUGH_SIDEBAR),
     # The lab chooses its own model (its runs), so its sidebar shows only the input digit.
     Lesson("pages/lab.py", "Lab: train your own", ":material/science:", "Experiment", sidebar=("input",)),
     Lesson("pages/playground.py", "Convolution playground", ":material/calculate:", "Experiment"),
