@@ -78,10 +78,12 @@ def _read_only(ds: mdata.Dataset) -> mdata.Dataset:
 
 @st.cache_resource(show_spinner="Loading digits…")
 def load_dataset(source: str = DATA_SOURCE) -> mdata.Dataset:
-    """The active data set: ONE read-only copy per source for the whole process (its arrays are not
-    writeable; copy before changing one)."""
+    """The active data set: ONE read-only copy per source for the whole process, the same one the
+    embedded training queue reads (``jobs.training_data``). Its arrays are not writeable: copy first."""
+    from mnistviz.jobs import training_data
+
     try:
-        return _read_only(mdata.load_data(source))
+        return training_data(source)[0]
     except mdata.DataError as exc:
         return _read_only(mdata.sample_instead_of(source, exc))
 

@@ -60,3 +60,15 @@ def test_two_sessions_with_a_run_1_each_see_their_own_mistakes(two_runs):
     for at, key in ((a, key_a), (b, key_b)):
         assert at.sidebar.selectbox(key="model_choice").options == ["Default (pretrained)", "run 1 (tiny MLP)"]
         assert at.session_state["model_choice"] == key
+
+
+def test_every_session_reads_one_read_only_copy_of_the_data():
+    from mnistviz import jobs
+    from pages import shared
+
+    first, second = shared.load_dataset("sample"), shared.load_dataset("sample")
+    assert first is second is jobs.training_data("sample")[0]  # the training queue reads the same copy
+    for arr in (first.x_train, first.y_train, first.x_test, first.y_test):
+        assert not arr.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first.x_test[0, 0, 0] = 255
