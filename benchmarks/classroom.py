@@ -1,0 +1,897 @@
+"""The class benchmark: a room of simulated students in headless Chromium, written to BENCHMARKS.md.
+
+    python -m mnistviz bench --class                      # everything (≈ 15-20 min on 2 cores)
+    python -m mnistviz bench --class --students 2 --trainers 1 --setups a --seconds 20 --parts setups
+
+Each student is a Playwright browser context on the Draw page: it draws one of five digits (the strokes the
+concurrency test checks), waits for the "Prediction" metric, clears the canvas with its reset button and
+draws again about every 5 s. K of them also have the Lab open in a second tab and train one small,
+never-seen-before model after another (press Train, wait, open a new link, press Train …).
+
+Setups, each measured against the floor page (canvas + a constant metric) under the same load:
+(a) one `streamlit run app.py` with the embedded training queue (`MNISTVIZ_TRAIN_SLOTS=1`);
+(b) `python -m mnistviz serve --web 2 --workers 1`: redis-server, HAProxy, 2 web processes, 1 RQ worker.
+Other parts: the pinned 10-session run (ours vs floor, no training), the first stroke of fresh sessions
+(reload before each stroke), and where the browser spends a stroke on our page (DevTools metrics, a
+JavaScript profile by script, DOM changes by element).
+
+Servers run on core 0 (`taskset -c 0`), this process, Playwright's driver and Chromium on core 1, so
+each CPU figure belongs to one side. CPU seconds come from /proc/<pid>/stat (utime + stime) of every
+process of a side, sampled each second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the digit strokes and the timing hook the browser tests checked
+
+from benchmarks.run import CHROMIUM_ARGS, pct  # noqa: E402
+from mnistviz.serve import answers, find_program, free_port, haproxy_config, local_servers, streamlit_command  # noqa: E402
+from test_browser_concurrency import DIGITS, TIMING_JS  # noqa: E402
+
+SERVER_CORE, BROWSER_CORE = 0, 1
+STROKE_EVERY_S = 5.0
+ANSWER_TIMEOUT_MS = 60_000
+FLOOR_SCRIPT = "benchmarks/apps/floor.py"
+JSON_OUT = ROOT / "benchmarks" / "classroom.json"
+MD_OUT = ROOT / "BENCHMARKS.md"
+SECTION_START, SECTION_END = "<!-- class benchmark: start -->", "<!-- class benchmark: end -->"
+CLK = os.sysconf("SC_CLK_TCK")
+
+# The "Prediction" metric's value once the timing hook has stopped its clock (else null).
+ANSWER_JS = """() => {
+  if (!window.__mv || window.__mv.t1 === null) return null;
+  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const label = m.querySelector('[data-testid="stMetricLabel"]');
+    const value = m.querySelector('[data-testid="stMetricValue"]');
+    if (label && value && label.textContent.trim() === 'Prediction')
+      return {ms: window.__mv.t1 - window.__mv.t0, value: value.textContent.trim()};
+  }
+  return {ms: window.__mv.t1 - window.__mv.t0, value: ''};
+}"""
+NO_ANSWER_JS = """() => ![...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+    .some(e => e.textContent.trim() === 'Prediction')"""
+LAB_STATE_JS = """() => ({
+  progress: [...document.querySelectorAll('[data-testid="stProgress"]')].map(e => e.innerText).join(' '),
+  results: [...document.querySelectorAll('h1, h2, h3')].some(h => h.textContent.includes('Results of run')),
+  errors: [...document.querySelectorAll('[data-testid="stAlert"]')].map(e => e.innerText)
+      .filter(t => /fail|unavailable|error/i.test(t)).join(' | '),
+  exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+})"""
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+# --- /proc: processes, CPU time, memory ----------------------------------------------------------
+
+def proc_table() -> dict[int, tuple[str, int, int, int]]:
+    """pid → (command name, parent pid, CPU ticks user+system, start time) for every process."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        right = raw.rfind(")")
+        f = raw[right + 2:].split()
+        out[int(name)] = (raw[raw.find("(") + 1:right], int(f[1]), int(f[11]) + int(f[12]), int(f[19]))
+    return out
+
+
+def descendants(table: dict, roots: set[int]) -> set[int]:
+    """``roots`` (those still alive) and every process below them."""
+    found = {p for p in roots if p in table}
+    grew = True
+    while grew:
+        more = {p for p, row in table.items() if row[1] in found and p not in found}
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def memory(pid: int) -> dict:
+    out = {"pid": pid}
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        text = [c.decode(errors="replace") for c in cmd if c]
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key.lower() + "_mb"] = round(int(rest.split()[0]) / 1024, 1)
+    except OSError:
+        return out
+    joined = " ".join(text)
+    if "streamlit" in joined:
+        out["name"] = "streamlit " + next((t for t in text if t.endswith(".py")), "")
+    elif "mnistviz" in text:
+        out["name"] = "mnistviz " + " ".join(text[text.index("mnistviz") + 1:][:1])
+    else:
+        out["name"] = Path(text[0]).name if text else "?"
+    return out
+
+
+def core_ticks() -> dict[int, tuple[int, int]]:
+    """cpu index → (busy ticks, total ticks) from /proc/stat."""
+    out = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *v = line.split()
+            v = [int(x) for x in v]
+            idle = v[3] + v[4]
+            out[int(name[3:])] = (sum(v[:8]) - idle, sum(v[:8]))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent by groups of processes between ``start()`` and ``stop()``, sampled every second
+    (a process that ends between two samples loses at most its last second)."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups  # name → function(table) → set of pids
+        self.first: dict = {}
+        self.last: dict = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, baseline: bool = False) -> None:
+        table = proc_table()
+        for group, select in self.groups.items():
+            for pid in select(table):
+                comm, _, ticks, started = table[pid]
+                key = (group, pid, started)
+                if key not in self.first:
+                    self.first[key] = ticks if baseline else 0
+                self.last[key] = ticks
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._sample()
+
+    def start(self) -> None:
+        self.cores0 = core_ticks()
+        self.t0 = time.monotonic()
+        self._sample(baseline=True)
+        self._thread.start()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        wall = time.monotonic() - self.t0
+        cores1 = core_ticks()
+        out = {"wall_s": round(wall, 1), "cpu_s": {}, "processes": {}}
+        for group in self.groups:
+            keys = [k for k in self.first if k[0] == group]
+            out["cpu_s"][group] = round(sum(self.last[k] - self.first[k] for k in keys) / CLK, 2)
+            out["processes"][group] = len(keys)
+            if group == "server":
+                names = {k[1]: memory(k[1]).get("name", str(k[1])) for k in keys}
+                by_name: dict = {}
+                for k in keys:
+                    by_name[names[k[1]]] = by_name.get(names[k[1]], 0) + (self.last[k] - self.first[k]) / CLK
+                out["server_cpu_s_by_process"] = {n: round(v, 2) for n, v in by_name.items()}
+        out["core_busy"] = {str(c): round((cores1[c][0] - self.cores0[c][0]) / max(1, cores1[c][1] - self.cores0[c][1]), 3)
+                            for c in cores1 if c in self.cores0}
+        return out
+
+
+# --- the servers -----------------------------------------------------------------------------------
+
+def pinned(cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(SERVER_CORE), *cmd] if shutil.which("taskset") else cmd
+
+
+def server_env(store: Path, **extra: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               MNISTVIZ_CACHE=str(store), TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env.pop("MNISTVIZ_REDIS_URL", None)
+    return env
+
+
+@dataclass
+class Servers:
+    """One setup's processes (started on the server core) and the URL students open."""
+    name: str
+    url: str = ""
+    procs: list = field(default_factory=list)
+    logs: Path | None = None
+
+    def start(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(pinned(cmd), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def pids(self, table: dict) -> set[int]:
+        return descendants(table, {p.pid for p in self.procs})
+
+    def wait_healthy(self, urls: list[str], timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(answers(u) for u in urls):
+            dead = [p for p in self.procs if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                tail = "\n".join(f.read_text(errors="replace")[-1500:] for f in self.logs.glob("*.log"))
+                self.stop()
+                raise RuntimeError(f"{self.name}: servers did not come up\n{tail}")
+            time.sleep(0.5)
+
+    def memory(self) -> list[dict]:
+        return [memory(pid) for pid in sorted(self.pids(proc_table()))]
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(self.procs):
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+def one_process(name: str, script: str, work: Path, **env: str) -> Servers:
+    """`streamlit run SCRIPT` on the server core (the embedded training queue for app.py)."""
+    s = Servers(name, logs=work)
+    port = free_port()
+    cmd = streamlit_command(port)
+    cmd[cmd.index("app.py")] = script
+    s.start(name, cmd, server_env(work / "store", **env))
+    s.url = f"http://127.0.0.1:{port}"
+    return s  # not waited for: both pages' servers start side by side (wait_healthy)
+
+
+def haproxy_floor(work: Path, web: int) -> Servers:
+    """The floor page behind HAProxy (the config `serve` writes) on ``web`` processes."""
+    s = Servers("floor-haproxy", logs=work)
+    ports = [free_port() for _ in range(web)]
+    for i, port in enumerate(ports, 1):
+        cmd = streamlit_command(port)
+        cmd[cmd.index("app.py")] = FLOOR_SCRIPT
+        s.start(f"floor{i}", cmd, server_env(work / "store"))
+    front = free_port()
+    cfg = work / "haproxy-floor.cfg"
+    cfg.write_text(haproxy_config(local_servers(ports), front))
+    s.start("haproxy-floor", [find_program("haproxy") or "haproxy", "-f", str(cfg), "-db"], os.environ.copy())
+    s.url = f"http://127.0.0.1:{front}"
+    s.wait_healthy([f"http://127.0.0.1:{p}/_stcore/health" for p in ports] + [s.url + "/_stcore/health"])
+    return s
+
+
+def served_class(work: Path, web: int, workers: int) -> Servers:
+    """`python -m mnistviz serve --web N --workers M` on the server core (it starts redis, HAProxy, webs, workers)."""
+    s = Servers("serve", logs=work)
+    front = free_port()
+    s.start("serve", [sys.executable, "-m", "mnistviz", "serve", "--web", str(web), "--workers", str(workers),
+                      "--port", str(front), "--cache", str(work / "store")], server_env(work / "store"))
+    s.url = f"http://127.0.0.1:{front}"
+    deadline = time.monotonic() + 300
+    while "open http" not in (work / "serve.log").read_text(errors="replace"):
+        if s.procs[0].poll() is not None or time.monotonic() > deadline:
+            tail = (work / "serve.log").read_text(errors="replace")[-3000:]
+            s.stop()
+            raise RuntimeError(f"serve did not come up:\n{tail}")
+        time.sleep(0.5)
+    return s
+
+
+# --- one student -----------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    """What the students of one run saw."""
+    answers_s: list = field(default_factory=list)
+    wrong: list = field(default_factory=list)  # (expected, shown)
+    no_answer: int = 0
+    exceptions: int = 0  # exception boxes seen (on any page, summed over checks)
+    pages_with_exception: set = field(default_factory=set)
+    trainings: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+
+async def stroke(page, box: dict, points: list) -> None:
+    """One stroke through ``points`` (fractions of the canvas), as browser_support.draw moves the mouse."""
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    await page.mouse.move(*xy[0])
+    await page.mouse.down()
+    for x, y in xy[1:]:
+        await page.mouse.move(x, y, steps=4)
+    await page.mouse.up()
+
+
+async def open_draw(page, url: str) -> dict:
+    await page.goto(url, wait_until="domcontentloaded")
+    canvas = page.locator("canvas.upper-canvas").first
+    try:
+        await canvas.wait_for(state="visible", timeout=240_000)
+        await page.locator(READY).wait_for(timeout=240_000)
+    except Exception as exc:
+        shot = Path(tempfile.gettempdir()) / f"mnistviz-class-{os.getpid()}-{id(page)}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        text = (await page.locator("body").inner_text())[:600]
+        raise RuntimeError(f"{url}: no canvas ({type(exc).__name__}); screenshot {shot}; page says: {text}") from exc
+    await canvas.scroll_into_view_if_needed()
+    reset = page.get_by_role("button", name="Reset canvas & history").first
+    return {**await canvas.bounding_box(), "reset": await reset.bounding_box()}
+
+
+async def draw_and_read(page, box: dict, digit: int) -> dict | None:
+    """Draw ``digit``; the in-page time from mouse-up to the "Prediction" metric and its value (None: no answer)."""
+    await stroke(page, box, DIGITS[digit])
+    try:
+        handle = await page.wait_for_function(ANSWER_JS, polling=100, timeout=ANSWER_TIMEOUT_MS)
+        return await handle.json_value()
+    except Exception:  # noqa: BLE001 - a timeout is a figure (no answer), not a crash
+        return None
+
+
+async def clear(page, box: dict) -> None:
+    """Press the canvas toolbar's reset button (where it was when the page opened: a mouse click there, without
+    Playwright's wait for a still page, which a busy browser core can hold up for long) until the metric goes."""
+    r = box["reset"]
+    await page.mouse.click(r["x"] + r["width"] / 2, r["y"] + r["height"] / 2)
+    try:
+        await page.wait_for_function(NO_ANSWER_JS, polling=100, timeout=10_000)
+    except Exception:  # noqa: BLE001 - the page moved: press the button wherever it is now
+        await page.get_by_role("button", name="Reset canvas & history").first.click(timeout=ANSWER_TIMEOUT_MS)
+        await page.wait_for_function(NO_ANSWER_JS, polling=100, timeout=ANSWER_TIMEOUT_MS)
+
+
+async def count_exceptions(page, tally: Tally, who: str) -> None:
+    n = await page.locator('[data-testid="stException"]').count()
+    if n:
+        tally.exceptions += n
+        tally.pages_with_exception.add(who)
+
+
+async def student(page, box: dict, who: int, checks_digits: bool, stop_at: float, tally: Tally, rng) -> int:
+    """Draw, read, clear, about every 5 s until ``stop_at``; returns the strokes made."""
+    strokes = 0
+    next_at = time.monotonic() + rng.uniform(0, STROKE_EVERY_S)
+    while True:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        if time.monotonic() >= stop_at:
+            return strokes
+        next_at += rng.uniform(0.8, 1.2) * STROKE_EVERY_S
+        digit = rng.choice(list(DIGITS))
+        try:
+            got = await draw_and_read(page, box, digit)
+            strokes += 1
+            if got is None:
+                tally.no_answer += 1
+            else:
+                tally.answers_s.append(got["ms"] / 1000)
+                if checks_digits and got["value"] != str(digit):
+                    tally.wrong.append((digit, got["value"]))
+            await count_exceptions(page, tally, f"draw {who}")
+            await clear(page, box)
+        except Exception as exc:  # noqa: BLE001 - reported with the figures
+            tally.errors.append(f"student {who}: {type(exc).__name__}: {str(exc)[:200]}")
+            await asyncio.sleep(1)
+
+
+def lab_link(rng, used: set, n_train: int, epochs: int) -> str:
+    """A small CNN nobody has trained yet in this store (so it trains rather than loads)."""
+    while True:
+        filters, units = rng.randint(2, 16), rng.randint(8, 64)
+        if (filters, units) not in used:
+            used.add((filters, units))
+            return f"lab?b=1&f1={filters}&k1=3&u={units}&do=0&ep={epochs}&n={n_train}&bs=128"
+
+
+async def open_lab(page, url: str, link: str) -> None:
+    await page.goto(f"{url}/{link}", wait_until="domcontentloaded")
+    await page.get_by_role("button", name="Train", exact=True).wait_for(timeout=240_000)
+    await page.locator(READY).wait_for(timeout=240_000)
+
+
+async def follow_training(page, run: dict, who: int, stop_at: float, tally: Tally) -> None:
+    """Press Train and read the page every half second until the results show (or the window ends)."""
+    t0 = time.monotonic()
+    await page.get_by_role("button", name="Train", exact=True).click(timeout=max(1000, (stop_at - t0) * 1000))
+    was_queued = False
+    while time.monotonic() < stop_at + 1:  # a run still going when the window ends counts as unfinished
+        state = await page.evaluate(LAB_STATE_JS)
+        now = round(time.monotonic() - t0, 2)
+        queued = any(w in state["progress"] for w in ("Waiting for a free", "You are next"))
+        was_queued |= queued
+        if state["progress"] and not queued:
+            run.setdefault("started_s", now)
+        if state["results"]:
+            run.update(finished=True, total_s=now)
+            run.setdefault("started_s", now if was_queued else 0.0)  # too quick to see it run
+            return
+        if state["errors"]:
+            run["error"] = state["errors"][:200]
+            return
+        if state["exceptions"]:
+            tally.exceptions += state["exceptions"]
+            tally.pages_with_exception.add(f"lab {who}")
+            return
+        await asyncio.sleep(0.5)
+
+
+async def trainer(page, url: str, who: int, stop_at: float, tally: Tally, rng, used: set,
+                  lab: tuple[int, int], link: str) -> None:
+    """Train the open lab link, then open a fresh one and train again, until ``stop_at``."""
+    while time.monotonic() < stop_at:
+        run = {"link": link, "finished": False}
+        try:
+            if link is None:
+                run["link"] = link = lab_link(rng, used, *lab)
+                await asyncio.wait_for(open_lab(page, url, link), timeout=max(1.0, stop_at - time.monotonic()))
+            await follow_training(page, run, who, stop_at, tally)
+        except asyncio.TimeoutError:
+            return  # the window ended while the lab was opening: no run was started
+        except Exception as exc:  # noqa: BLE001 - reported with the figures
+            run["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            await asyncio.sleep(1)
+        tally.trainings.append(run)
+        link = None
+
+
+async def class_run(browser, label: str, servers: Servers, page_path: str, students: int, trainers: int,
+                    seconds: float, checks_digits: bool, lab: tuple[int, int], seed: int) -> dict:
+    """``students`` contexts on ``page_path`` (``trainers`` of them also training) for ``seconds``."""
+    print(f"[class] {label}: {students} students, {trainers} training, {seconds:.0f} s", file=sys.stderr, flush=True)
+    rng = random.Random(seed)
+    tally = Tally()
+    contexts = [await browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(students)]
+    try:
+        pages = [await c.new_page() for c in contexts]
+        for p in pages:
+            await p.add_init_script(TIMING_JS)
+        gate = asyncio.Semaphore(4)  # sessions open four at a time, as a class trickles in
+
+        async def arrive(i, p):
+            async with gate:
+                try:
+                    box = await open_draw(p, f"{servers.url}/{page_path}")
+                    await draw_and_read(p, box, 1)  # a first stroke (measured apart, in the first-stroke part)
+                    await clear(p, box)
+                    return box
+                except Exception as exc:  # noqa: BLE001 - a student who could not start is reported, not fatal
+                    tally.errors.append(f"student {i} did not start: {type(exc).__name__}: {str(exc)[:300]}")
+                    return None
+
+        boxes = await asyncio.gather(*(arrive(i, p) for i, p in enumerate(pages)))
+        labs = [await contexts[i].new_page() for i in range(trainers)]
+        used: set = set()
+        links = [lab_link(rng, used, *lab) for _ in labs]
+        await asyncio.gather(*(open_lab(p, servers.url, link) for p, link in zip(labs, links)))
+        own = os.getpid()
+        meter = CpuMeter({
+            "server": servers.pids,
+            "chromium": lambda t: {p for p in descendants(t, {own}) if "chrom" in t[p][0].lower()},
+            "playwright_driver": lambda t: {p for p in descendants(t, {own}) - servers.pids(t) - {own}
+                                            if "chrom" not in t[p][0].lower()},
+            "harness": lambda t: {own},
+        })
+        meter.start()
+        stop_at = time.monotonic() + seconds
+        counts = await asyncio.gather(
+            *(student(p, b, i, checks_digits, stop_at, tally, random.Random(seed * 100 + i))
+              for i, (p, b) in enumerate(zip(pages, boxes)) if b is not None),
+            *(trainer(p, servers.url, i, stop_at, tally, random.Random(seed * 1000 + i), used, lab, link)
+              for i, (p, link) in enumerate(zip(labs, links))))
+        cpu = meter.stop()
+        strokes = sum(c for c in counts if c)
+        mem = servers.memory()
+        for i, p in enumerate(pages):
+            await count_exceptions(p, tally, f"draw {i}")
+    finally:
+        for c in contexts:
+            await c.close()
+    done = [t for t in tally.trainings if t.get("finished")]
+    waits = [t["started_s"] for t in done if t.get("started_s") is not None]
+    per_stroke = {k: round(v / max(1, strokes), 3) for k, v in cpu["cpu_s"].items()}
+    out = {
+        "students": students, "students_started": sum(b is not None for b in boxes), "trainers": trainers, "seconds": seconds, "strokes": strokes,
+        "answered": len(tally.answers_s), "no_answer": tally.no_answer,
+        "p50_s": pct(tally.answers_s, 50), "p95_s": pct(tally.answers_s, 95),
+        "max_s": max(tally.answers_s) if tally.answers_s else float("nan"),
+        "wrong": len(tally.wrong) if checks_digits else None, "wrong_examples": tally.wrong[:10],
+        "exception_boxes": tally.exceptions, "pages_with_exception": sorted(tally.pages_with_exception),
+        "trainings_started": len(tally.trainings), "trainings_finished": len(done),
+        "training_wait_s": {"p50": pct(waits, 50), "max": max(waits) if waits else float("nan")},
+        "training_total_s": {"p50": pct([t["total_s"] for t in done], 50),
+                             "max": max([t["total_s"] for t in done]) if done else float("nan")},
+        "training_errors": [t["error"] for t in tally.trainings if "error" in t][:5],
+        "cpu": cpu, "cpu_s_per_stroke": per_stroke, "server_memory": mem,
+        "harness_errors": tally.errors[:10],
+    }
+    print(f"[class] {label}: {json.dumps({k: out[k] for k in ('strokes', 'p50_s', 'p95_s', 'max_s', 'wrong', 'exception_boxes', 'trainings_finished', 'cpu_s_per_stroke')})}",
+          file=sys.stderr, flush=True)
+    return out
+
+
+# --- first strokes and where the browser spends a stroke ---------------------------------------------
+
+async def first_strokes(browser, floor: Servers, ours: Servers, rounds: int) -> dict:
+    """A fresh session each time (the page reloaded), one stroke, its answer time; floor and ours interleaved."""
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = await ctx.new_page()
+    await page.add_init_script(TIMING_JS)
+    times: dict = {"floor": [], "ours": []}
+    try:
+        for k in range(rounds + 1):  # round 0 warms each server up (its very first session compiles)
+            for name, url in (("floor", floor.url), ("ours", f"{ours.url}/draw")):
+                box = await open_draw(page, url)
+                got = await draw_and_read(page, box, list(DIGITS)[k % len(DIGITS)])
+                if got is not None and k > 0:
+                    times[name].append(got["ms"] / 1000)
+    finally:
+        await ctx.close()
+    out = {name: {"p50_s": pct(v, 50), "mean_s": sum(v) / len(v) if v else float("nan"), "n": len(v), "all_s": v}
+           for name, v in times.items()}
+    out["ours_vs_floor_p50"] = out["ours"]["p50_s"] / out["floor"]["p50_s"]
+    return out
+
+
+MUTATIONS_JS = """() => {
+  // DOM changes after a mouse-up, counted by the Streamlit element they belong to
+  window.__mut = {};
+  new MutationObserver(records => {
+    for (const r of records) {
+      let el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      while (el && !el.dataset?.testid) el = el.parentElement;
+      const k = el ? el.dataset.testid : '(none)';
+      window.__mut[k] = (window.__mut[k] || 0) + 1;
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "LayoutCount",
+           "RecalcStyleCount", "Nodes", "JSHeapUsedSize")
+
+
+async def browser_cost(browser, url: str, strokes: int) -> dict:
+    """One session alone: DevTools Performance metrics per stroke (stroke + its rerun drawn), a sampled
+    JavaScript profile summed by script file, and DOM changes per stroke by Streamlit element."""
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = await ctx.new_page()
+    await page.add_init_script(TIMING_JS)
+    cdp = await ctx.new_cdp_session(page)
+    await cdp.send("Performance.enable")
+    await cdp.send("Profiler.enable")
+    await cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+    box = await open_draw(page, url)
+    await draw_and_read(page, box, 1)
+    await clear(page, box)
+    await page.evaluate(MUTATIONS_JS)
+    deltas = {m: [] for m in METRICS}
+    by_script: dict = {}
+    mutations: dict = {}
+    try:
+        for k in range(strokes):
+            await page.wait_for_timeout(1000)
+            await page.evaluate("() => { window.__mut = {}; }")
+            before = {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
+            await cdp.send("Profiler.start")
+            await draw_and_read(page, box, list(DIGITS)[k % len(DIGITS)])
+            await page.locator(READY).wait_for(timeout=60_000)
+            await page.wait_for_timeout(1500)  # charts and images finish drawing
+            profile = (await cdp.send("Profiler.stop"))["profile"]
+            after = {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
+            for m in METRICS:
+                deltas[m].append(after.get(m, 0) - before.get(m, 0))
+            for name, n in (await page.evaluate("() => window.__mut")).items():
+                mutations[name] = mutations.get(name, 0) + n
+            self_ms = profile_self_ms(profile)
+            for name, ms in self_ms.items():
+                by_script[name] = by_script.get(name, 0.0) + ms
+            await clear(page, box)
+    finally:
+        await ctx.close()
+    per = {m: sum(v) / len(v) for m, v in deltas.items()}
+    top = sorted(by_script.items(), key=lambda kv: -kv[1])[:10]
+    return {"strokes": strokes,
+            "per_stroke": {"task_ms": per["TaskDuration"] * 1000, "script_ms": per["ScriptDuration"] * 1000,
+                           "layout_ms": per["LayoutDuration"] * 1000, "style_ms": per["RecalcStyleDuration"] * 1000,
+                           "layouts": per["LayoutCount"], "style_recalcs": per["RecalcStyleCount"],
+                           "dom_nodes_added": per["Nodes"]},
+            "js_self_ms_per_stroke_by_script": {k: round(v / strokes, 1) for k, v in top},
+            "dom_changes_per_stroke_by_element": {k: round(v / strokes, 1) for k, v in
+                                                  sorted(mutations.items(), key=lambda kv: -kv[1])[:12]}}
+
+
+def profile_self_ms(profile: dict) -> dict[str, float]:
+    """Self time of a V8 CPU profile, summed by script file (plotly.min.js, the app bundle, …)."""
+    dt = {}
+    stamps = profile.get("timeDeltas", [])
+    for node_id, delta in zip(profile.get("samples", []), stamps):
+        dt[node_id] = dt.get(node_id, 0) + delta
+    out: dict = {}
+    for node in profile["nodes"]:
+        us = dt.get(node["id"], 0)
+        if not us:
+            continue
+        url = node["callFrame"].get("url") or node["callFrame"].get("functionName") or "(anonymous)"
+        name = url.rsplit("/", 1)[-1].split("?")[0] or url
+        if name == "(idle)":
+            continue
+        out[name] = out.get(name, 0.0) + us / 1000
+    return out
+
+
+# --- the whole benchmark ---------------------------------------------------------------------------
+
+async def run_all(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    results: dict = {"config": {"students": args.students, "trainers": args.trainers, "seconds": args.seconds,
+                                "pinned_students": args.pinned_students, "lab": {"n_train": args.lab_n,
+                                                                                  "epochs": args.lab_epochs},
+                                "stroke_every_s": STROKE_EVERY_S, "server_core": SERVER_CORE,
+                                "browser_core": BROWSER_CORE},
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                     "quiet_machine": Path("/work/coord/QUIET").exists()}
+    lab = (args.lab_n, args.lab_epochs)
+    work = Path(tempfile.mkdtemp(prefix="mnistviz-class-"))
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            if "a" in args.setups or {"pinned", "first", "profile"} & set(args.parts):
+                floor = one_process("floor", FLOOR_SCRIPT, work)
+                ours = one_process("ours", "app.py", work, MNISTVIZ_TRAIN_SLOTS="1")
+                try:
+                    for s in (floor, ours):
+                        s.wait_healthy([s.url + "/_stcore/health"])
+                    if "first" in args.parts:
+                        results["first_stroke"] = await first_strokes(browser, floor, ours, args.first_rounds)
+                    if "profile" in args.parts:
+                        results["browser_cost"] = {
+                            "floor": await browser_cost(browser, floor.url, args.profile_strokes),
+                            "ours": await browser_cost(browser, f"{ours.url}/draw", args.profile_strokes)}
+                    if "pinned" in args.parts:
+                        results["pinned"] = {
+                            "floor": await class_run(browser, "pinned floor", floor, "", args.pinned_students, 0,
+                                                     args.seconds, False, lab, 1),
+                            "ours": await class_run(browser, "pinned ours", ours, "draw", args.pinned_students, 0,
+                                                    args.seconds, True, lab, 1)}
+                    if "setups" in args.parts and "a" in args.setups:
+                        results["a"] = {
+                            "floor": await class_run(browser, "a floor", floor, "", args.students, 0, args.seconds,
+                                                     False, lab, 2),
+                            "ours": await class_run(browser, "a ours", ours, "draw", args.students, args.trainers,
+                                                    args.seconds, True, lab, 2)}
+                finally:
+                    ours.stop()
+                    floor.stop()
+            if "setups" in args.parts and "b" in args.setups:
+                floor = haproxy_floor(work, 2)
+                try:
+                    results["b"] = {"floor": await class_run(browser, "b floor", floor, "", args.students, 0,
+                                                             args.seconds, False, lab, 3)}
+                finally:
+                    floor.stop()
+                ours = served_class(work, 2, 1)
+                try:
+                    results["b"]["ours"] = await class_run(browser, "b ours", ours, "draw", args.students,
+                                                           args.trainers, args.seconds, True, lab, 3)
+                finally:
+                    ours.stop()
+        finally:
+            await browser.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+TRAIN_EVERY_S = 300  # on paper: each student starts one lab training every 5 minutes of a lab lesson
+BUSY = 0.7  # plan cores to be at most 70 % busy
+
+
+def sizing(results: dict) -> dict:
+    """Students per core and machines for 300, from the measured CPU per stroke (one stroke every 5 s each)
+    and per training (one every ``TRAIN_EVERY_S`` each)."""
+    out: dict = {}
+    pinned = results.get("pinned", {}).get("ours")
+    if not pinned or not pinned["strokes"]:
+        return out
+    stroke = pinned["cpu_s_per_stroke"]["server"]
+    out["server_cpu_s_per_stroke"] = stroke
+    out["browser_cpu_s_per_stroke"] = pinned["cpu_s_per_stroke"]["chromium"]
+    out["drawing_students_per_core"] = BUSY * STROKE_EVERY_S / stroke if stroke else float("nan")
+    b, a = results.get("b", {}).get("ours"), results.get("a", {}).get("ours")
+    if b and b["trainings_finished"]:  # (b): the worker's own CPU time, per finished training
+        worker = sum(v for n, v in b["cpu"].get("server_cpu_s_by_process", {}).items() if "worker" in n)
+        out["server_cpu_s_per_training"] = worker / b["trainings_finished"]
+        out["training_cpu_from"] = "setup (b): the RQ worker's CPU per finished training"
+    elif a and a["trainings_finished"]:  # (a): the process's CPU minus the strokes' share
+        out["server_cpu_s_per_training"] = max(0.0, a["cpu"]["cpu_s"]["server"] - stroke * a["strokes"]) / \
+            a["trainings_finished"]
+        out["training_cpu_from"] = "setup (a): server CPU minus the strokes' share, per finished training"
+    drawing = 300 * stroke / STROKE_EVERY_S
+    training = 300 * out.get("server_cpu_s_per_training", 0.0) / TRAIN_EVERY_S
+    out["cores_for_300"] = {"drawing": drawing, "training": training, "total_at_70pct": (drawing + training) / BUSY}
+    out["machines_for_300_2_cores"] = int(-(-out["cores_for_300"]["total_at_70pct"] // 2))
+    return out
+
+
+def render(results: dict) -> str:
+    cfg = results["config"]
+    lines = [SECTION_START, "## Class benchmark", "",
+             f"Measured with `python -m mnistviz bench --class` ({results['started']}; "
+             + ("machine quiet: no other work running" if results.get("quiet_machine") else
+                "**the machine was shared with other work while this ran**")
+             + "). Each simulated student is a Playwright context in headless Debian Chromium that draws one of five "
+             f"digits about every {cfg['stroke_every_s']:.0f} s, waits for the \"Prediction\" metric and clears the canvas "
+             "with its reset button. Trainers also keep the Lab open and train one new small CNN after another "
+             f"({cfg['lab']['n_train']:,} images, {cfg['lab']['epochs']} epoch(s), random filters and units, so each run "
+             f"trains). Servers are pinned to core {cfg['server_core']} (`taskset`), this harness, Playwright and every "
+             f"Chromium process to core {cfg['browser_core']}: *server CPU* is core {cfg['server_core']}'s work, *browser "
+             f"CPU* core {cfg['browser_core']}'s. CPU seconds are utime + stime from `/proc/<pid>/stat` summed over all "
+             "processes of a side (server: streamlit, haproxy, redis-server, RQ workers, `serve`), divided by the strokes "
+             "made. Times are in-page (mouse-up → metric on screen). Every student makes one first stroke before the "
+             "measured window (first strokes are measured on their own below).", ""]
+    runs = [("pinned", f"pinned, {cfg['pinned_students']} students, no training"),
+            ("a", f"(a) one process, embedded queue, {cfg['students']} students, {cfg['trainers']} training"),
+            ("b", f"(b) HAProxy + 2 web + 1 RQ worker, {cfg['students']} students, {cfg['trainers']} training")]
+    lines += ["| run | page | strokes | p50 | p95 | max | no answer | wrong | exception boxes | trainings finished "
+              "(started) | training wait p50 / max | server CPU-s / stroke | Chromium CPU-s / stroke | core 0 / core 1 busy |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, label in runs:
+        for page in ("floor", "ours"):
+            r = results.get(key, {}).get(page)
+            if not r:
+                continue
+            tr = f"{r['trainings_finished']} ({r['trainings_started']})" if r["trainers"] else "–"
+            wait = (f"{r['training_wait_s']['p50']:.1f} s / {r['training_wait_s']['max']:.1f} s"
+                    if r["trainings_finished"] else "–")
+            busy = r["cpu"]["core_busy"]
+            lines.append(
+                f"| {label} | {page} | {r['strokes']} | {r['p50_s']:.2f} s | {r['p95_s']:.2f} s | {r['max_s']:.2f} s | "
+                f"{r['no_answer']} | {'–' if r['wrong'] is None else r['wrong']} | {r['exception_boxes']} | {tr} | {wait} | "
+                f"{r['cpu_s_per_stroke']['server']:.3f} | {r['cpu_s_per_stroke']['chromium']:.3f} | "
+                f"{busy.get('0', 0):.0%} / {busy.get('1', 0):.0%} |")
+    lines += ["", "Server memory at the end of each run (RSS now / peak):", ""]
+    for key, label in runs:
+        r = results.get(key, {}).get("ours")
+        if r:
+            mem = ", ".join(f"{m.get('name', '?')} {m.get('vmrss_mb', 0):.0f} / {m.get('vmhwm_mb', 0):.0f} MB"
+                            for m in r["server_memory"])
+            lines.append(f"- {label}: {mem}")
+    lines.append("")
+    if "first_stroke" in results:
+        f = results["first_stroke"]
+        lines += ["**First stroke of a fresh session** (page reloaded before each stroke, one session alone, floor and "
+                  f"ours interleaved, {f['ours']['n']} each): ours p50 {f['ours']['p50_s']:.3f} s, floor "
+                  f"{f['floor']['p50_s']:.3f} s, **{f['ours_vs_floor_p50']:.2f}×**.", ""]
+    if "browser_cost" in results:
+        b = results["browser_cost"]
+        lines += ["**Where a stroke goes in the browser** (one session alone, DevTools `Performance.getMetrics` from "
+                  "mouse-down until the rerun is drawn, mean per stroke):", "",
+                  "| page | task | script | layout | style | layouts | DOM nodes added |", "|---|---|---|---|---|---|---|"]
+        for page in ("floor", "ours"):
+            p = b[page]["per_stroke"]
+            lines.append(f"| {page} | {p['task_ms']:.0f} ms | {p['script_ms']:.0f} ms | {p['layout_ms']:.0f} ms | "
+                         f"{p['style_ms']:.0f} ms | {p['layouts']:.0f} | {p['dom_nodes_added']:.0f} |")
+        ours_js = ", ".join(f"{k} {v:.0f} ms" for k, v in list(b["ours"]["js_self_ms_per_stroke_by_script"].items())[:6])
+        ours_dom = ", ".join(f"{k} {v:.0f}" for k, v in list(b["ours"]["dom_changes_per_stroke_by_element"].items())[:8])
+        lines += ["", f"JavaScript self time per stroke on our page, by script: {ours_js}.",
+                  f"DOM changes per stroke on our page, by Streamlit element: {ours_dom}.", ""]
+    lines += targets(results)
+    lines += sizing_lines(results)
+    lines += ["Raw figures: `benchmarks/classroom.json`.", SECTION_END, ""]
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[str]:
+    out = ["**Targets (issue 13 §5):**", ""]
+    for key, name in (("a", "(a)"), ("b", "(b)")):
+        r = results.get(key)
+        if not r or "ours" not in r:
+            continue
+        o, f = r["ours"], r["floor"]
+        ok = (o["wrong"] == 0 and o["exception_boxes"] == 0 and o["no_answer"] == 0 and o["p95_s"] <= 2 * f["p95_s"])
+        out.append(f"- {name} {o['students']} students, {o['trainers']} training: {o['wrong']} wrong, "
+                   f"{o['exception_boxes']} exception boxes, {o['no_answer']} unanswered; drawing p95 {o['p95_s']:.2f} s "
+                   f"= {ratio(o['p95_s'], f['p95_s']):.2f}× the floor's {f['p95_s']:.2f} s (target ≤ 2×): {verdict(ok)}.")
+    p = results.get("pinned")
+    if p:
+        rr = ratio(p["ours"]["p50_s"], p["floor"]["p50_s"])
+        out.append(f"- Pinned {p['ours']['students']}-session run, p50 ours / floor: {rr:.2f}× (target ≤ 2×): "
+                   f"{verdict(rr <= 2)}.")
+        cr = ratio(p["ours"]["cpu_s_per_stroke"]["server"], p["floor"]["cpu_s_per_stroke"]["server"])
+        out.append(f"- Server CPU per stroke, ours / floor (pinned run, no training): {cr:.2f}× (target ≤ 1.5×): "
+                   f"{verdict(cr <= 1.5)}.")
+    if "first_stroke" in results:
+        fr = results["first_stroke"]["ours_vs_floor_p50"]
+        out.append(f"- First stroke, ours / floor: {fr:.2f}× (target ≤ 1.25×): {verdict(fr <= 1.25)}.")
+    out.append("- Cross-session leaks: not measured here; the isolation tests (two AppTest sessions, two browser "
+               "contexts) cover them.")
+    return out + [""]
+
+
+def sizing_lines(results: dict) -> list[str]:
+    s = results.get("sizing", {})
+    if "server_cpu_s_per_stroke" not in s:
+        return []
+    c = s["cores_for_300"]
+    t = s.get("server_cpu_s_per_training")
+    lines = ["**On paper: students per core, machines for a class of 300.** From the pinned run (server CPU per "
+             f"stroke of our page, no training) and {s.get('training_cpu_from', 'no finished training')}; each "
+             f"student draws once every {STROKE_EVERY_S:.0f} s and starts one lab training every "
+             f"{TRAIN_EVERY_S // 60} minutes (an assumption about a lab lesson, not a measurement); cores planned "
+             f"{BUSY:.0%} busy.", "",
+             "| | per student | class of 300 |", "|---|---|---|",
+             f"| drawing, server | {s['server_cpu_s_per_stroke']:.3f} CPU-s per stroke = "
+             f"{s['server_cpu_s_per_stroke'] / STROKE_EVERY_S:.1%} of a core | {c['drawing']:.1f} cores |",
+             f"| lab trainings, server (workers) | {t:.1f} CPU-s per training | {c['training']:.1f} cores |"
+             if t is not None else "| lab trainings | not measured | |",
+             f"| total at {BUSY:.0%} busy | | **{c['total_at_70pct']:.1f} cores = {s['machines_for_300_2_cores']} "
+             "machine(s) of 2 cores like this one** |",
+             f"| drawing, the student's own browser | {s['browser_cpu_s_per_stroke']:.2f} CPU-s per stroke = "
+             f"{s['browser_cpu_s_per_stroke'] / STROKE_EVERY_S:.0%} of a laptop core | on the students' machines |",
+             "",
+             f"One core at {BUSY:.0%} holds about **{s['drawing_students_per_core']:.0f} drawing students** on the "
+             "server side. A Streamlit web process runs its scripts under one Python interpreter lock, so plan one "
+             "web process per core (HAProxy in front) and the training workers on their own cores. These are CPU "
+             "figures: how long a student waits is set mostly by the browser column (their own machine).", ""]
+    return lines
+
+
+def write_markdown(section: str, path: Path) -> None:
+    text = path.read_text() if path.exists() else ""
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mnistviz bench --class")
+    ap.add_argument("--students", type=int, default=20)
+    ap.add_argument("--trainers", type=int, default=4)
+    ap.add_argument("--setups", default="a,b", help="a (one process, embedded queue), b (serve: HAProxy, 2 web, 1 worker)")
+    ap.add_argument("--seconds", type=float, default=90, help="measured window of each run")
+    ap.add_argument("--parts", default="first,profile,pinned,setups")
+    ap.add_argument("--pinned-students", type=int, default=10)
+    ap.add_argument("--first-rounds", type=int, default=8)
+    ap.add_argument("--profile-strokes", type=int, default=5)
+    ap.add_argument("--lab-n", type=int, default=2000, help="training images of each lab run")
+    ap.add_argument("--lab-epochs", type=int, default=1)
+    ap.add_argument("--json", default=str(JSON_OUT))
+    ap.add_argument("--markdown", default=str(MD_OUT), help="file whose class section is (re)written; '' for none")
+    args = ap.parse_args(argv)
+    args.setups = [s for s in args.setups.split(",") if s]
+    args.parts = [p for p in args.parts.split(",") if p]
+    if os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(0, {BROWSER_CORE})  # inherited by Playwright's driver and Chromium
+    results = asyncio.run(run_all(args))
+    results["sizing"] = sizing(results)
+    Path(args.json).write_text(json.dumps(results, indent=1, default=list))
+    if args.markdown:
+        write_markdown(render(results), Path(args.markdown))
+    print(f"wrote {args.json}" + (f" and {args.markdown}" if args.markdown else ""), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
