@@ -67,17 +67,26 @@ class RedisServer:
         stop(self.proc)
 
 
-@pytest.fixture
-def redis_server(tmp_path):
+def start_redis(folder: Path) -> RedisServer:
+    """``redis-server`` on a free loopback port, up and answering (skips if it is not installed)."""
     if find_program("redis-server") is None:
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    log = tmp_path / "redis.log"
+    port, log = free_port(), folder / "redis.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(redis_command(port), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(redis_command(port), cwd=folder, stdout=out, stderr=subprocess.STDOUT)
     server = RedisServer(port, proc)
     try:
         wait_for(lambda: _port_open(port), proc, "redis-server", log, timeout=20)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = start_redis(tmp_path)
+    try:
         yield server
     finally:
         server.stop()
@@ -88,15 +97,20 @@ def worker_env(redis_url: str, store: Path) -> dict:
                 TF_CPP_MIN_LOG_LEVEL="2")
 
 
+def start_worker_process(redis_url: str, store: Path, log: Path) -> subprocess.Popen:
+    """``python -m mnistviz worker`` for ``redis_url``, training into ``store``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "mnistviz", "worker"], cwd=ROOT,
+                                env=worker_env(redis_url, store), stdout=out, stderr=subprocess.STDOUT)
+
+
 @pytest.fixture
 def start_worker(tmp_path):
     """``start_worker(redis_url, store)`` → a running ``python -m mnistviz worker`` (stopped afterwards)."""
     procs: list[subprocess.Popen] = []
 
-    def start(redis_url: str, store: Path, *extra: str) -> subprocess.Popen:
-        log = open(tmp_path / f"worker{len(procs)}.log", "wb")  # noqa: SIM115 - closed with the process
-        procs.append(subprocess.Popen([sys.executable, "-m", "mnistviz", "worker", *extra], cwd=ROOT,
-                                      env=worker_env(redis_url, store), stdout=log, stderr=subprocess.STDOUT))
+    def start(redis_url: str, store: Path) -> subprocess.Popen:
+        procs.append(start_worker_process(redis_url, store, tmp_path / f"worker{len(procs)}.log"))
         return procs[-1]
 
     yield start
@@ -132,14 +146,28 @@ class HAProxyClass:
         return {r[1]: r[17] for r in rows if r[0] == "web" and r[1] not in ("FRONTEND", "BACKEND")}
 
 
+def start_web(name: str, folder: Path, env: dict) -> Backend:
+    """``streamlit run app.py`` on a free loopback port (log in ``folder``); see ``web_ready``."""
+    port, log = free_port(), folder / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Backend(name, port, proc, log)
+
+
+def web_ready(web: Backend, browser) -> None:
+    """Wait for the health page, then make the first visit a deep link (conftest.warm_up)."""
+    from conftest import warm_up
+
+    wait_for(lambda: answers(f"http://127.0.0.1:{web.port}/_stcore/health"), web.proc, web.name, web.log)
+    warm_up(browser, f"http://127.0.0.1:{web.port}")
+
+
 @pytest.fixture(scope="module")
 def haproxy_class(tmp_path_factory, browser):
     """HAProxy on a free port in front of two ``streamlit run app.py`` processes (embedded queue)."""
     haproxy = find_program("haproxy")
     if haproxy is None:
         pytest.skip("haproxy is not installed (apt-get install -y haproxy)")
-    from conftest import warm_up
-
     run = tmp_path_factory.mktemp("haproxy")
     env = dict(os.environ, PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
                MNISTVIZ_CACHE=str(run / "store"))
@@ -147,12 +175,7 @@ def haproxy_class(tmp_path_factory, browser):
     backends = []
     proxy = None
     try:
-        for i in (1, 2):
-            port, log = free_port(), run / f"web{i}.log"
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=out,
-                                        stderr=subprocess.STDOUT)
-            backends.append(Backend(f"web{i}", port, proc, log))
+        backends += [start_web(f"web{i}", run, env) for i in (1, 2)]
         front, sock, cfg = free_port(), run / "haproxy.sock", run / "haproxy.cfg"
         text = haproxy_config(local_servers([b.port for b in backends]), front, str(sock))
         capture = f"    http-request capture req.hdr({MARK_HEADER}) len 16\n"
@@ -161,8 +184,7 @@ def haproxy_class(tmp_path_factory, browser):
         with open(log, "wb") as out:
             proxy = subprocess.Popen([haproxy, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)
         for b in backends:
-            wait_for(lambda b=b: answers(f"http://127.0.0.1:{b.port}/_stcore/health"), b.proc, b.name, b.log)
-            warm_up(browser, f"http://127.0.0.1:{b.port}")
+            web_ready(b, browser)
         setup = HAProxyClass(f"http://127.0.0.1:{front}", sock, proxy, log, backends)
         wait_for(lambda: set(setup.servers_state().values()) == {"UP"} if sock.exists() else False, proxy,
                  "haproxy", log, timeout=20)
