@@ -26,10 +26,11 @@ def map_figures(model_key: str, _emb: embedding.Embedding) -> dict[str, dict]:
 def _follow_clicked_digit(chart_key: str) -> None:
     """A clicked digit becomes the input (a callback: it runs before the sidebar's widgets are drawn)."""
     points = st.session_state[chart_key].selection.points
-    chosen = [p["customdata"] for p in points if p.get("customdata")]
+    chosen = [p["customdata"] for p in points if p.get("customdata") is not None]  # the star has none
     if chosen:
+        index = chosen[0][0] if isinstance(chosen[0], list) else chosen[0]
         ss = st.session_state
-        ss["input_kind"], ss["input_index"] = "test", int(chosen[0][0])
+        ss["input_kind"], ss["input_index"] = "test", int(index)
         ss["input_class"], ss["input_wrong_only"] = "any", False
 
 
@@ -55,14 +56,14 @@ st.caption(f"Share of digits whose {embedding.K_NEIGHBOURS} nearest neighbours (
 cols = st.columns(3)
 for col, depth in zip(cols, embedding.DEPTHS):
     col.metric(f"{emb.spaces[depth].layer.title}", f"{knn[depth]:.1%}",
-               f"{on_map[depth]:.1%} on the map", delta_color="off")
+               f"{on_map[depth]:.1%} on the 2-D map", delta_color="off", delta_arrow="off")
 notes = {space.layer.note for space in emb.spaces.values() if space.layer.note}
 for note in sorted(notes):
     st.info(f"For {am.label}: {note}.", icon=":material/info:")
 
 feats = emb.features_of(am.model, digit.image)
 places = emb.project_features(feats)
-label = "your drawing" if digit.label is None else f"input: {digit.description}"
+label = "your drawing" if digit.label is None else "your input"
 base = map_figures(am.id, emb)
 for col, depth in zip(st.columns(3), embedding.DEPTHS):
     key = f"map_{depth}"
