@@ -1,7 +1,8 @@
 """The lab on the Redis + RQ queue, in real Chromium: one ``streamlit run app.py`` with ``MNISTVIZ_REDIS_URL``
 set, a real ``redis-server`` and real ``python -m mnistviz worker`` processes (small MLP trainings).
 
-- 3 sessions press Train: the waiting ones show their queue position, one runs, and all finish;
+- 3 sessions press Train: one runs, the waiting ones show their queue position; Cancel on the page stops
+  the running one and the waiting ones then run and finish (``test_jobs_rq`` has all three finishing);
 - a worker killed mid-run is reported on the page with a Retry button, Retry runs it on a new worker, and
   Cancel on the page stops it with nothing stored;
 - Redis stopped: the lab says so in one message and the Draw page still predicts.
@@ -93,8 +94,8 @@ def no_error_boxes(page) -> None:
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_three_sessions_queue_with_positions_and_all_finish(browser, rq_lab):
-    queries = ["b=0&dl=1&u=32&ep=20&n=8000", SHORT.format(u=17), SHORT.format(u=19)]
+def test_three_sessions_queue_with_positions_and_cancel_on_the_page_lets_the_next_run(browser, rq_lab):
+    queries = [LONG.format(u=32), SHORT.format(u=17), SHORT.format(u=19)]
     sessions = open_labs(browser, rq_lab.url, *queries)
     pages = [p for _, p in sessions]
     try:
@@ -107,11 +108,15 @@ def test_three_sessions_queue_with_positions_and_all_finish(browser, rq_lab):
         expect(pages[1].get_by_text("You are next: waiting for a free training slot.")).to_be_visible(timeout=30_000)
         expect(pages[2].get_by_text("1 run ahead of yours")).to_be_visible(timeout=30_000)
 
-        for page in pages:
+        pages[0].get_by_role("button", name="Cancel").click()  # its only follower leaves: the training stops
+        expect(pages[0].get_by_text("Training cancelled at epoch")).to_be_visible(timeout=60_000)
+        expect(train_button(pages[0])).to_be_enabled(timeout=30_000)
+        for page in pages[1:]:  # the waiting runs follow and finish
             metric_value(page, "Test accuracy").wait_for(timeout=LONG_S)
             assert "from the store" not in metric_value(page, "Training time").inner_text()
+        for page in pages:
             no_error_boxes(page)
-        assert len(rq_lab.stored_models()) == 3
+        assert len(rq_lab.stored_models()) == 2  # the cancelled run is not stored
     finally:
         for context, _ in sessions:
             context.close()
