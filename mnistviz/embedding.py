@@ -242,12 +242,10 @@ class Embedding:
     nn_dense: np.ndarray  # (N,) each digit's cosine distance to its nearest other digit, dense space
     nn_pixels: np.ndarray  # (N,) the same, Euclidean, in pixel space
     fit_seconds: float
-
-    @property
-    def thresholds(self) -> tuple[float, float]:
-        """(dense cosine, pixel Euclidean) nearest-neighbour distances that 99.5 % of test digits stay below."""
-        return (float(np.quantile(self.nn_dense, NOVELTY_QUANTILE)),
-                float(np.quantile(self.nn_pixels, NOVELTY_QUANTILE)))
+    # (dense cosine, pixel Euclidean) nearest-neighbour distances that 99.5 % of test digits stay below
+    thresholds: tuple[float, float] = (0.0, 0.0)
+    dense_unit: np.ndarray | None = None  # (N, D) the dense features scaled to length 1 (for ``check``)
+    pixel_sq: np.ndarray | None = None  # (N,) squared lengths of the pixel features (for ``check``)
 
     def false_alarm_rate(self) -> float:
         """Share of the test digits themselves that the not-a-digit check flags (leave-one-out)."""
@@ -269,8 +267,10 @@ class Embedding:
 
     def check(self, feats: dict[str, np.ndarray]) -> DigitCheck:
         """``DigitCheck`` for one point's activations (``features_of``'s output)."""
-        dense = cosine_distances(feats["dense"].reshape(1, -1), self.spaces["dense"].features)[0]
-        pixels = pairwise_distances(feats["pixels"].reshape(1, -1), self.spaces["pixels"].features)[0]
+        d = np.asarray(feats["dense"], np.float32).ravel()
+        dense = 1.0 - self.dense_unit @ (d / max(float(np.linalg.norm(d)), 1e-12))
+        x = np.asarray(feats["pixels"], np.float32).ravel()
+        pixels = np.sqrt(np.maximum(self.pixel_sq + x @ x - 2.0 * (self.spaces["pixels"].features @ x), 0.0))
         t_dense, t_pixels = self.thresholds
         return DigitCheck(float(dense.min() / t_dense), float(pixels.min() / t_pixels), int(dense.argmin()))
 
@@ -303,7 +303,11 @@ def from_features(which: list[DepthLayer], feats: dict[str, np.ndarray], labels:
                                 knn_accuracy(_leave_one_out_distances(coords), labels, k))
     nn_dense = _leave_one_out_distances(feats["dense"], cosine_distances).min(axis=1)
     nn_pixels = _leave_one_out_distances(feats["pixels"]).min(axis=1)
-    return Embedding(spaces, labels, np.asarray(predictions), nn_dense, nn_pixels, time.perf_counter() - t0)
+    dense = feats["dense"]
+    unit = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
+    thresholds = (float(np.quantile(nn_dense, NOVELTY_QUANTILE)), float(np.quantile(nn_pixels, NOVELTY_QUANTILE)))
+    return Embedding(spaces, labels, np.asarray(predictions), nn_dense, nn_pixels, time.perf_counter() - t0,
+                     thresholds, unit.astype(np.float32), (feats["pixels"] ** 2).sum(axis=1))
 
 
 def looks_like_a_digit(embedding: Embedding, model, image: np.ndarray) -> DigitCheck:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnistviz import data, embedding, preprocess
+from mnistviz import data, embedding, models, preprocess
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,18 @@ def test_depths_of_the_default_model(model):
     assert [d.depth for d in layers] == list(embedding.DEPTHS)
     assert [d.layer for d in layers] == [None, "pool2", "dense"]
     assert "3,136" in layers[1].title and "1,024" in layers[2].title
+
+
+@pytest.mark.parametrize("preset, layers, stand_in", [
+    ("bn_cnn", [None, "pool2", "dense_act"], ""),  # batch norm: the activation after it ends the block
+    ("mlp512", [None, "dense", "dense2"], "no convolution"),
+    ("mlp30", [None, "dense", "dense"], "one hidden layer"),
+])
+def test_depths_of_other_architectures(preset, layers, stand_in):
+    model = models.build_model(models.PRESETS[preset].config, seed=0)
+    found = embedding.depth_layers(model)
+    assert [d.layer for d in found] == layers
+    assert stand_in in " ".join(d.note for d in found)
 
 
 def test_pca_matches_numpy_full_svd(test_split):
