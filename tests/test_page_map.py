@@ -60,3 +60,16 @@ def test_choosing_another_test_digit_moves_the_star():
     assert "test digit #5" in " ".join(m.value for m in at.markdown)
     after = [c.proto.spec for c in plotly_charts(at)]
     assert before != after
+
+
+def test_a_drawn_x_is_placed_and_called_not_a_digit():
+    from test_embedding import drawn, letter_x
+
+    at = open_map()
+    at.session_state["drawing"] = drawn(letter_x)
+    at.session_state["follow_drawing"] = True  # what shared.use_drawing sets on the Draw page
+    at.run()
+    at.run()  # the sidebar switches to the drawing on the run after it was made
+    assert not at.exception
+    assert any("your drawing" in m.value for m in at.markdown)
+    assert any("does not look like any digit" in w.value for w in at.warning)
