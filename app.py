@@ -15,6 +15,7 @@ from pages import shared  # noqa: E402  (after set_page_config: it may show a sp
 pages = [(lesson, st.Page(lesson.path, title=lesson.title, icon=lesson.icon, default=lesson.default))
          for lesson in lessons.LESSONS]
 page = st.navigation({section: [p for lesson, p in pages if lesson.section == section]
-                      for section in lessons.sections()})
+                      for section in lessons.sections()},
+                     expanded=True)  # list every page: beyond ten Streamlit hides the rest behind "View more"
 shared.sidebar(next(lesson for lesson, p in pages if p is page))
 page.run()
