@@ -40,12 +40,14 @@ class Field:
     # every sliding-window layer up to this one, per axis: (kernel, stride, left padding, input length)
     steps: tuple[tuple[tuple[int, int, int, int], tuple[int, int, int, int]], ...] = ()
 
-    def window(self, row: int = 0, col: int = 0, side: int = INPUT_SIDE) -> tuple[int, int, int, int]:
-        """Unit (``row``, ``col``)'s input window as ``(top, bottom, left, right)``, bottom/right exclusive."""
+    def window(self, row: int = 0, col: int = 0, side: int = INPUT_SIDE, down_to: int = 0) -> tuple[int, int, int, int]:
+        """Unit (``row``, ``col``)'s input window as ``(top, bottom, left, right)``, bottom/right exclusive.
+        With ``down_to`` = n, the window on the output of the layer after the first n sliding-window
+        layers instead (``window_on``)."""
         if self.whole:
             return 0, side, 0, side
         spans = [[row, row], [col, col]]
-        for step in reversed(self.steps):
+        for step in reversed(self.steps[down_to:]):
             for axis, (k, s, pad, n) in enumerate(step):
                 first, last = spans[axis]
                 spans[axis] = [max(first * s - pad, 0), min(last * s - pad + k - 1, n - 1)]
@@ -130,3 +132,12 @@ def window(model, layer_name: str, row: int, col: int) -> tuple[int, int, int, i
     """The input window ``(top, bottom, left, right)`` (exclusive ends, clipped to 28×28) of unit
     (``row``, ``col``) of layer ``layer_name``."""
     return field_of(model, layer_name).window(row, col)
+
+
+def window_on(model, layer_name: str, row: int, col: int, on_layer: str) -> tuple[int, int, int, int]:
+    """The window ``(top, bottom, left, right)`` of unit (``row``, ``col``) of ``layer_name`` on an earlier
+    layer's feature maps, e.g. a conv2 unit on pool1's maps (exclusive ends, clipped to those maps)."""
+    target, earlier = field_of(model, layer_name), field_of(model, on_layer)
+    if target.whole:
+        return 0, earlier.grid[0], 0, earlier.grid[1]
+    return target.window(row, col, down_to=len(earlier.steps))

@@ -81,6 +81,10 @@ def test_default_model_fields(model):
     assert (by_name["pool2"].size, by_name["pool2"].jump, by_name["pool2"].grid) == ((16, 16), (4, 4), (7, 7))
     assert by_name["dense"].whole and by_name["dense"].window(0, 0) == (0, 28, 0, 28)
     assert rf.window(model, "conv1", 0, 0) == (0, 3, 0, 3)  # clipped: "same" padding reaches past the edge
+    # on pool1's 14×14 maps, a conv2 unit sees its own 5×5 kernel ("same": centred, clipped at the edge)
+    assert rf.window_on(model, "conv2", 3, 3, "pool1") == (1, 6, 1, 6)
+    assert rf.window_on(model, "conv2", 13, 0, "pool1") == (11, 14, 0, 3)
+    assert rf.window_on(model, "pool2", 0, 0, "conv2") == (0, 2, 0, 2)
 
 
 @pytest.mark.parametrize("layer_name", ["conv1", "pool1", "conv2", "pool2"])
@@ -90,3 +94,25 @@ def test_default_model_windows_match_the_gradient(model, layer_name):
         np.testing.assert_array_equal(gradient_region(model, layer_name, row, col),
                                       window_mask(field.window(row, col)),
                                       err_msg=f"{layer_name} unit ({row}, {col}), {field}")
+
+
+@pytest.mark.parametrize("name", list(TINY_MODELS))
+def test_window_on_an_earlier_layer_matches_the_gradient(name):
+    """The last layer's units on the first layer's maps: the gradient w.r.t. that layer's output."""
+    model = TINY_MODELS[name]()
+    first, *rest = [layer for layer in model.layers if not isinstance(layer, L.InputLayer)]
+    x = tf.constant(np.random.default_rng(0).uniform(0.1, 1.0, (64, 28, 28, 1)).astype(np.float32))
+    field = rf.fields(model)[-1]
+    for row, col in units(field):
+        maps = first(x)
+        with tf.GradientTape() as tape:
+            tape.watch(maps)
+            out = maps
+            for layer in rest:
+                out = layer(out)
+            unit = tf.reduce_sum(out[:, row, col, :])
+        region = np.abs(tape.gradient(unit, maps).numpy()).sum(axis=(0, 3)) > 0
+        top, bottom, left, right = rf.window_on(model, field.layer, row, col, first.name)
+        expected = np.zeros(region.shape, bool)
+        expected[top:bottom, left:right] = True
+        np.testing.assert_array_equal(region, expected, err_msg=f"{name}: {field.layer} ({row}, {col}) on {first.name}")
