@@ -445,8 +445,23 @@ async def trainer(page, url: str, who: int, stop_at: float, tally: Tally, rng, u
         link = None
 
 
-async def class_run(browser, label: str, servers: Servers, page_path: str, students: int, trainers: int,
-                    seconds: float, checks_digits: bool, lab: tuple[int, int], seed: int) -> dict:
+async def class_run(browser, label: str, *args) -> dict:
+    """One run (see ``_class_run``); a run that breaks gives ``{"error": …}`` and the other runs go on."""
+    try:
+        return await _class_run(browser, label, *args)
+    except Exception as exc:  # noqa: BLE001 - reported in BENCHMARKS.md with the figures
+        print(f"[class] {label} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+
+
+def run_of(results: dict, key: str, page: str) -> dict | None:
+    """A finished run's figures (None when the run was not made or broke)."""
+    r = results.get(key, {}).get(page)
+    return r if r and "strokes" in r else None
+
+
+async def _class_run(browser, label: str, servers: Servers, page_path: str, students: int, trainers: int,
+                     seconds: float, checks_digits: bool, lab: tuple[int, int], seed: int) -> dict:
     """``students`` contexts on ``page_path`` (``trainers`` of them also training) for ``seconds``."""
     print(f"[class] {label}: {students} students, {trainers} training, {seconds:.0f} s", file=sys.stderr, flush=True)
     rng = random.Random(seed)
@@ -473,7 +488,12 @@ async def class_run(browser, label: str, servers: Servers, page_path: str, stude
         labs = [await contexts[i].new_page() for i in range(trainers)]
         used: set = set()
         links = [lab_link(rng, used, *lab) for _ in labs]
-        await asyncio.gather(*(open_lab(p, servers.url, link) for p, link in zip(labs, links)))
+        opened = await asyncio.gather(*(open_lab(p, servers.url, link) for p, link in zip(labs, links)),
+                                      return_exceptions=True)
+        for i, res in enumerate(opened):
+            if isinstance(res, Exception):  # that trainer opens a fresh link inside the window
+                tally.errors.append(f"lab {i} did not open: {type(res).__name__}: {str(res)[:200]}")
+                links[i] = None
         own = os.getpid()
         meter = CpuMeter({
             "server": servers.pids,
@@ -555,6 +575,8 @@ MUTATIONS_JS = """() => {
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
 }"""
+ELEMENTS_JS = """() => Object.fromEntries(['stPlotlyChart', 'stImage', 'stMetric', 'stSlider', 'stPageLink',
+  'stDataFrame'].map(k => [k, document.querySelectorAll(`[data-testid="${k}"]`).length]))"""
 METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "LayoutCount",
            "RecalcStyleCount", "Nodes", "JSHeapUsedSize")
 
@@ -574,6 +596,7 @@ async def browser_cost(browser, url: str, strokes: int) -> dict:
     await clear(page, box)
     await page.evaluate(MUTATIONS_JS)
     deltas = {m: [] for m in METRICS}
+    elements: dict = {}
     by_script: dict = {}
     mutations: dict = {}
     try:
@@ -591,6 +614,7 @@ async def browser_cost(browser, url: str, strokes: int) -> dict:
                 deltas[m].append(after.get(m, 0) - before.get(m, 0))
             for name, n in (await page.evaluate("() => window.__mut")).items():
                 mutations[name] = mutations.get(name, 0) + n
+            elements = await page.evaluate(ELEMENTS_JS)
             self_ms = profile_self_ms(profile)
             for name, ms in self_ms.items():
                 by_script[name] = by_script.get(name, 0.0) + ms
@@ -604,6 +628,7 @@ async def browser_cost(browser, url: str, strokes: int) -> dict:
                            "layout_ms": per["LayoutDuration"] * 1000, "style_ms": per["RecalcStyleDuration"] * 1000,
                            "layouts": per["LayoutCount"], "style_recalcs": per["RecalcStyleCount"],
                            "dom_nodes_added": per["Nodes"]},
+            "elements_on_page_after_a_stroke": elements,
             "js_self_ms_per_stroke_by_script": {k: round(v / strokes, 1) for k, v in top},
             "dom_changes_per_stroke_by_element": {k: round(v / strokes, 1) for k, v in
                                                   sorted(mutations.items(), key=lambda kv: -kv[1])[:12]}}
@@ -642,6 +667,20 @@ async def run_all(args) -> dict:
                      "quiet_machine": Path("/work/coord/QUIET").exists()}
     lab = (args.lab_n, args.lab_epochs)
     work = Path(tempfile.mkdtemp(prefix="mnistviz-class-"))
+    errors = results["errors"] = []
+
+    async def attempt(name: str, make):
+        """One part; a part that breaks is reported and the others go on."""
+        try:
+            return await make()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:500]}")
+            print(f"[class] {errors[-1]}", file=sys.stderr, flush=True)
+            return None
+
+    def run(label, servers, path, n, k, checks, seed):
+        return class_run(browser, label, servers, path, n, k, args.seconds, checks, lab, seed)
+
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         try:
@@ -652,39 +691,37 @@ async def run_all(args) -> dict:
                     for s in (floor, ours):
                         s.wait_healthy([s.url + "/_stcore/health"])
                     if "first" in args.parts:
-                        results["first_stroke"] = await first_strokes(browser, floor, ours, args.first_rounds)
+                        results["first_stroke"] = await attempt(
+                            "first strokes", lambda: first_strokes(browser, floor, ours, args.first_rounds))
                     if "profile" in args.parts:
                         results["browser_cost"] = {
-                            "floor": await browser_cost(browser, floor.url, args.profile_strokes),
-                            "ours": await browser_cost(browser, f"{ours.url}/draw", args.profile_strokes)}
+                            "floor": await attempt("browser cost, floor",
+                                                   lambda: browser_cost(browser, floor.url, args.profile_strokes)),
+                            "ours": await attempt("browser cost, ours",
+                                                  lambda: browser_cost(browser, f"{ours.url}/draw", args.profile_strokes))}
                     if "pinned" in args.parts:
-                        results["pinned"] = {
-                            "floor": await class_run(browser, "pinned floor", floor, "", args.pinned_students, 0,
-                                                     args.seconds, False, lab, 1),
-                            "ours": await class_run(browser, "pinned ours", ours, "draw", args.pinned_students, 0,
-                                                    args.seconds, True, lab, 1)}
+                        results["pinned"] = {"floor": await run("pinned floor", floor, "", args.pinned_students, 0, False, 1),
+                                             "ours": await run("pinned ours", ours, "draw", args.pinned_students, 0, True, 1)}
                     if "setups" in args.parts and "a" in args.setups:
-                        results["a"] = {
-                            "floor": await class_run(browser, "a floor", floor, "", args.students, 0, args.seconds,
-                                                     False, lab, 2),
-                            "ours": await class_run(browser, "a ours", ours, "draw", args.students, args.trainers,
-                                                    args.seconds, True, lab, 2)}
+                        results["a"] = {"floor": await run("a floor", floor, "", args.students, 0, False, 2),
+                                        "ours": await run("a ours", ours, "draw", args.students, args.trainers, True, 2)}
                 finally:
                     ours.stop()
                     floor.stop()
             if "setups" in args.parts and "b" in args.setups:
-                floor = haproxy_floor(work, 2)
-                try:
-                    results["b"] = {"floor": await class_run(browser, "b floor", floor, "", args.students, 0,
-                                                             args.seconds, False, lab, 3)}
-                finally:
-                    floor.stop()
-                ours = served_class(work, 2, 1)
-                try:
-                    results["b"]["ours"] = await class_run(browser, "b ours", ours, "draw", args.students,
-                                                           args.trainers, args.seconds, True, lab, 3)
-                finally:
-                    ours.stop()
+                results["b"] = {}
+                for page, start, path, k, checks in (
+                        ("floor", lambda: haproxy_floor(work, 2), "", 0, False),
+                        ("ours", lambda: served_class(work, 2, 1), "draw", args.trainers, True)):
+                    try:
+                        servers = start()
+                    except Exception as exc:  # noqa: BLE001
+                        results["b"][page] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+                        continue
+                    try:
+                        results["b"][page] = await run(f"b {page}", servers, path, args.students, k, checks, 3)
+                    finally:
+                        servers.stop()
         finally:
             await browser.close()
     shutil.rmtree(work, ignore_errors=True)
@@ -709,14 +746,14 @@ def sizing(results: dict) -> dict:
     """Students per core and machines for 300, from the measured CPU per stroke (one stroke every 5 s each)
     and per training (one every ``TRAIN_EVERY_S`` each)."""
     out: dict = {}
-    pinned = results.get("pinned", {}).get("ours")
+    pinned = run_of(results, "pinned", "ours")
     if not pinned or not pinned["strokes"]:
         return out
     stroke = pinned["cpu_s_per_stroke"]["server"]
     out["server_cpu_s_per_stroke"] = stroke
     out["browser_cpu_s_per_stroke"] = pinned["cpu_s_per_stroke"]["chromium"]
     out["drawing_students_per_core"] = BUSY * STROKE_EVERY_S / stroke if stroke else float("nan")
-    b, a = results.get("b", {}).get("ours"), results.get("a", {}).get("ours")
+    b, a = run_of(results, "b", "ours"), run_of(results, "a", "ours")
     if b and b["trainings_finished"]:  # (b): the worker's own CPU time, per finished training
         worker = sum(v for n, v in b["cpu"].get("server_cpu_s_by_process", {}).items() if "worker" in n)
         out["server_cpu_s_per_training"] = worker / b["trainings_finished"]
@@ -756,8 +793,11 @@ def render(results: dict) -> str:
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in runs:
         for page in ("floor", "ours"):
-            r = results.get(key, {}).get(page)
+            r = run_of(results, key, page)
             if not r:
+                err = results.get(key, {}).get(page, {}).get("error")
+                if err:
+                    lines.append(f"| {label} | {page} | run broke: {err[:150]} |" + " |" * 11)
                 continue
             tr = f"{r['trainings_finished']} ({r['trainings_started']})" if r["trainers"] else "–"
             wait = (f"{r['training_wait_s']['p50']:.1f} s / {r['training_wait_s']['max']:.1f} s"
@@ -770,18 +810,18 @@ def render(results: dict) -> str:
                 f"{busy.get('0', 0):.0%} / {busy.get('1', 0):.0%} |")
     lines += ["", "Server memory at the end of each run (RSS now / peak):", ""]
     for key, label in runs:
-        r = results.get(key, {}).get("ours")
+        r = run_of(results, key, "ours")
         if r:
             mem = ", ".join(f"{m.get('name', '?')} {m.get('vmrss_mb', 0):.0f} / {m.get('vmhwm_mb', 0):.0f} MB"
                             for m in r["server_memory"])
             lines.append(f"- {label}: {mem}")
     lines.append("")
-    if "first_stroke" in results:
+    if results.get("first_stroke"):
         f = results["first_stroke"]
         lines += ["**First stroke of a fresh session** (page reloaded before each stroke, one session alone, floor and "
                   f"ours interleaved, {f['ours']['n']} each): ours p50 {f['ours']['p50_s']:.3f} s, floor "
                   f"{f['floor']['p50_s']:.3f} s, **{f['ours_vs_floor_p50']:.2f}×**.", ""]
-    if "browser_cost" in results:
+    if results.get("browser_cost") and all(results["browser_cost"].values()):
         b = results["browser_cost"]
         lines += ["**Where a stroke goes in the browser** (one session alone, DevTools `Performance.getMetrics` from "
                   "mouse-down until the rerun is drawn, mean per stroke):", "",
@@ -792,8 +832,12 @@ def render(results: dict) -> str:
                          f"{p['style_ms']:.0f} ms | {p['layouts']:.0f} | {p['dom_nodes_added']:.0f} |")
         ours_js = ", ".join(f"{k} {v:.0f} ms" for k, v in list(b["ours"]["js_self_ms_per_stroke_by_script"].items())[:6])
         ours_dom = ", ".join(f"{k} {v:.0f}" for k, v in list(b["ours"]["dom_changes_per_stroke_by_element"].items())[:8])
-        lines += ["", f"JavaScript self time per stroke on our page, by script: {ours_js}.",
+        on_page = ", ".join(f"{v} {k}" for k, v in b["ours"].get("elements_on_page_after_a_stroke", {}).items())
+        lines += ["", f"On our page after a stroke: {on_page}.",
+                  f"JavaScript self time per stroke on our page, by script: {ours_js}.",
                   f"DOM changes per stroke on our page, by Streamlit element: {ours_dom}.", ""]
+    for err in results.get("errors", []):
+        lines.append(f"- A part broke: {err[:300]}")
     lines += targets(results)
     lines += sizing_lines(results)
     lines += ["Raw figures: `benchmarks/classroom.json`.", SECTION_END, ""]
@@ -803,23 +847,22 @@ def render(results: dict) -> str:
 def targets(results: dict) -> list[str]:
     out = ["**Targets (issue 13 §5):**", ""]
     for key, name in (("a", "(a)"), ("b", "(b)")):
-        r = results.get(key)
-        if not r or "ours" not in r:
+        o, f = run_of(results, key, "ours"), run_of(results, key, "floor")
+        if not o or not f:
             continue
-        o, f = r["ours"], r["floor"]
         ok = (o["wrong"] == 0 and o["exception_boxes"] == 0 and o["no_answer"] == 0 and o["p95_s"] <= 2 * f["p95_s"])
         out.append(f"- {name} {o['students']} students, {o['trainers']} training: {o['wrong']} wrong, "
                    f"{o['exception_boxes']} exception boxes, {o['no_answer']} unanswered; drawing p95 {o['p95_s']:.2f} s "
                    f"= {ratio(o['p95_s'], f['p95_s']):.2f}× the floor's {f['p95_s']:.2f} s (target ≤ 2×): {verdict(ok)}.")
-    p = results.get("pinned")
-    if p:
+    p = {page: run_of(results, "pinned", page) for page in ("ours", "floor")}
+    if all(p.values()):
         rr = ratio(p["ours"]["p50_s"], p["floor"]["p50_s"])
         out.append(f"- Pinned {p['ours']['students']}-session run, p50 ours / floor: {rr:.2f}× (target ≤ 2×): "
                    f"{verdict(rr <= 2)}.")
         cr = ratio(p["ours"]["cpu_s_per_stroke"]["server"], p["floor"]["cpu_s_per_stroke"]["server"])
         out.append(f"- Server CPU per stroke, ours / floor (pinned run, no training): {cr:.2f}× (target ≤ 1.5×): "
                    f"{verdict(cr <= 1.5)}.")
-    if "first_stroke" in results:
+    if results.get("first_stroke"):
         fr = results["first_stroke"]["ours_vs_floor_p50"]
         out.append(f"- First stroke, ours / floor: {fr:.2f}× (target ≤ 1.25×): {verdict(fr <= 1.25)}.")
     out.append("- Cross-session leaks: not measured here; the isolation tests (two AppTest sessions, two browser "
@@ -878,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lab-n", type=int, default=2000, help="training images of each lab run")
     ap.add_argument("--lab-epochs", type=int, default=1)
     ap.add_argument("--json", default=str(JSON_OUT))
+    ap.add_argument("--merge", action="store_true", help="keep the figures of parts not run now from --json")
     ap.add_argument("--markdown", default=str(MD_OUT), help="file whose class section is (re)written; '' for none")
     args = ap.parse_args(argv)
     args.setups = [s for s in args.setups.split(",") if s]
@@ -885,6 +929,11 @@ def main(argv: list[str] | None = None) -> int:
     if os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(0, {BROWSER_CORE})  # inherited by Playwright's driver and Chromium
     results = asyncio.run(run_all(args))
+    if args.merge and Path(args.json).exists():  # keep the parts not re-measured this time
+        earlier = json.loads(Path(args.json).read_text())
+        results = {**earlier, **results, "config": {**earlier.get("config", {}), **results["config"]},
+                   "started": f"{earlier.get('started', '?')} and {results['started']}",
+                   "quiet_machine": earlier.get("quiet_machine", False) and results["quiet_machine"]}
     results["sizing"] = sizing(results)
     Path(args.json).write_text(json.dumps(results, indent=1, default=list))
     if args.markdown:
