@@ -403,7 +403,7 @@ async def open_lab(page, url: str, link: str) -> None:
 async def follow_training(page, run: dict, who: int, stop_at: float, tally: Tally) -> None:
     """Press Train and read the page every half second until the results show (or the window ends)."""
     t0 = time.monotonic()
-    await page.get_by_role("button", name="Train", exact=True).click(timeout=max(1000, (stop_at - t0) * 1000))
+    await page.get_by_role("button", name="Train", exact=True).click(timeout=30_000)
     was_queued = False
     while time.monotonic() < stop_at + 1:  # a run still going when the window ends counts as unfinished
         state = await page.evaluate(LAB_STATE_JS)
@@ -439,10 +439,14 @@ async def trainer(page, url: str, who: int, stop_at: float, tally: Tally, rng, u
         except asyncio.TimeoutError:
             return  # the window ended while the lab was opening: no run was started
         except Exception as exc:  # noqa: BLE001 - reported with the figures
+            if time.monotonic() >= stop_at and "started_s" not in run:
+                return  # the window ended before this run got going: not a run
             run["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             await asyncio.sleep(1)
         tally.trainings.append(run)
         link = None
+        if stop_at - time.monotonic() < 2:
+            return  # too late to start another run in this window
 
 
 async def class_run(browser, label: str, *args) -> dict:
