@@ -4,6 +4,10 @@ Layout: ``<root>/<key>.keras`` and ``<root>/<key>.json`` (metadata, with the mod
 SHA-256). Both are written to a temporary file and renamed into place, the metadata last: a
 model without matching metadata is not a finished model. The root is ``$MNISTVIZ_CACHE`` or
 ``~/.cache/mnistviz``. Models are loaded with Keras' ``safe_mode=True``.
+
+The store holds at most ``$MNISTVIZ_CACHE_MAX_MB`` megabytes (default 2048; 0 = no cap): after a save,
+the least recently used entries go first (a load counts as a use). The shipped default model lives in
+the package's ``assets/`` folder, never in the store, and a store rooted there is never trimmed.
 """
 
 from __future__ import annotations
@@ -21,12 +25,25 @@ import numpy as np
 from .models import ModelConfig, TrainOptions
 
 
+DEFAULT_MAX_MB = 2048
+PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
+
+
 class StoreError(RuntimeError):
     """A stored model that cannot be used (corrupt, truncated or mismatched), with a readable message."""
 
 
 def default_root() -> Path:
     return Path(os.environ.get("MNISTVIZ_CACHE") or Path.home() / ".cache" / "mnistviz")
+
+
+def cache_cap_bytes() -> int:
+    """``MNISTVIZ_CACHE_MAX_MB`` in bytes (0: no cap); a value that is not a number means the default."""
+    try:
+        mb = float(os.environ.get("MNISTVIZ_CACHE_MAX_MB", "") or DEFAULT_MAX_MB)
+    except ValueError:
+        mb = DEFAULT_MAX_MB
+    return max(0, int(mb * 1024 * 1024))
 
 
 def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
@@ -114,25 +131,59 @@ class StoredModel:
 
 
 class ModelStore:
-    """Trained models on disk, keyed by ``model_key``."""
+    """Trained models on disk, keyed by ``model_key``, at most ``max_bytes`` of them (0: no cap)."""
 
-    def __init__(self, root: Path | str | None = None):
+    def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else default_root()
+        self.max_bytes = cache_cap_bytes() if max_bytes is None else max_bytes
 
     def paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.keras", self.root / f"{key}.json"
 
-    def has(self, key: str) -> bool:
-        return self.paths(key)[1].exists()
-
     def save(self, key: str, model, meta: dict) -> Path:
-        """Store a finished model and its metadata (model first, metadata last, each atomically)."""
+        """Store a finished model and its metadata (model first, metadata last, each atomically),
+        then trim the least recently used entries beyond the size cap (never this one)."""
         model_path, meta_path = self.paths(key)
         self.root.mkdir(parents=True, exist_ok=True)
         digest = save_model_atomic(model, model_path)
         full = {**meta, "key": key, "sha256": digest, "saved_at": time.time()}
         _atomic_write_bytes(meta_path, json.dumps(full, indent=1, sort_keys=True).encode())
+        self.trim(keep=key)
         return model_path
+
+    def _touch(self, key: str) -> None:
+        for p in self.paths(key):
+            try:
+                os.utime(p)
+            except OSError:
+                pass  # evicted meanwhile, or a read-only store: nothing to record
+
+    def trim(self, keep: str | None = None) -> list[str]:
+        """Remove least recently used entries until the store fits ``max_bytes``; returns the removed keys.
+
+        Only ``<key>.keras``/``<key>.json`` pairs are touched, and never in the package's own ``assets/``."""
+        if not self.max_bytes or not self.root.exists() or self.root.resolve() == PACKAGE_ASSETS:
+            return []
+        entries = []
+        for meta_path in self.root.glob("*.json"):
+            model_path = meta_path.with_suffix(".keras")
+            try:
+                size = meta_path.stat().st_size + (model_path.stat().st_size if model_path.exists() else 0)
+                used = max(meta_path.stat().st_mtime, model_path.stat().st_mtime if model_path.exists() else 0)
+            except OSError:
+                continue
+            entries.append((used, meta_path.stem, size))
+        total = sum(size for _, _, size in entries)
+        removed = []
+        for _, key, size in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if key == keep:
+                continue
+            self.discard(key)
+            total -= size
+            removed.append(key)
+        return removed
 
     def load(self, key: str) -> StoredModel | None:
         """The stored model for ``key``, ``None`` if there is none; ``StoreError`` if it is corrupt."""
@@ -144,11 +195,12 @@ class ModelStore:
         except (OSError, ValueError) as exc:
             raise StoreError(f"metadata {meta_path.name} is unreadable: {exc}") from exc
         model = load_model_checked(model_path, meta.get("sha256"))
+        self._touch(key)  # a use: the least recently used entries are trimmed first
         return StoredModel(key, model, meta)
 
     def discard(self, key: str) -> None:
-        """Remove a (corrupt) entry so it can be trained again."""
-        for p in self.paths(key):
+        """Remove an entry (corrupt, or trimmed) so it can be trained again; the metadata first."""
+        for p in reversed(self.paths(key)):
             p.unlink(missing_ok=True)
 
     def entries(self) -> list[dict]:

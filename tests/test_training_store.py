@@ -69,6 +69,33 @@ def test_store_round_trip_is_keyed_and_atomic(tmp_path, sample):
     assert loaded.meta["accuracy"] == 0.5 and s.entries()[0]["key"] == key
 
 
+def test_store_size_cap_evicts_the_least_recently_used_and_never_the_shipped_model(tmp_path, sample, monkeypatch):
+    import os
+
+    from mnistviz import pretrained
+
+    r = training.train(TINY, sample.x_train[:100], sample.y_train[:100], TrainOptions(epochs=1, batch_size=50))
+    probe = store.ModelStore(tmp_path / "probe", max_bytes=0)
+    probe.save("one", r.model, {})
+    entry = sum(p.stat().st_size for p in probe.paths("one"))
+    s = store.ModelStore(tmp_path / "capped", max_bytes=int(entry * 2.5))  # room for two entries
+    s.save("a", r.model, {})
+    s.save("b", r.model, {})
+    for i, key in enumerate(("a", "b")):  # a was used long ago, b a little later
+        for p in s.paths(key):
+            os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    assert s.load("a") is not None  # a load is a use: now b is the least recently used
+    s.save("c", r.model, {})
+    assert s.load("b") is None and s.load("a") is not None and s.load("c") is not None
+    assert not list((tmp_path / "capped").glob(".*"))
+
+    monkeypatch.setenv("MNISTVIZ_CACHE_MAX_MB", "0.001")
+    assert store.ModelStore(tmp_path / "x").max_bytes == 1048
+    shipped = store.ModelStore(pretrained.ASSETS)  # even a store rooted at the package's assets keeps them
+    before = sorted(p.name for p in pretrained.ASSETS.iterdir())
+    assert shipped.trim() == [] and sorted(p.name for p in pretrained.ASSETS.iterdir()) == before
+
+
 def test_store_detects_truncated_and_corrupt_files(tmp_path, sample):
     r = training.train(TINY, sample.x_train[:100], sample.y_train[:100], TrainOptions(epochs=1, batch_size=50))
     s = store.ModelStore(tmp_path)
