@@ -38,6 +38,11 @@ def layer_table(page) -> dict[str, dict[str, str]]:
     return rows
 
 
+def count(text: str) -> int:
+    """A count as the tables print it, with thousands separators: "214,116" → 214116."""
+    return int(text.replace(",", ""))
+
+
 def slider_thumb(page, label: str):
     return page.get_by_test_id("stSlider").filter(has_text=label).first.get_by_role("slider")
 
@@ -80,8 +85,8 @@ def test_filter_slider_changes_the_shapes_in_the_table(lab):
     assert after["conv1"]["output shape"] == f"(None (batch), 28, 28, {n})"
     assert after["pool1"]["output shape"] == f"(None (batch), 14, 14, {n})"
     assert after["flatten"]["output shape"] == f"(None (batch), {14 * 14 * n})"
-    assert int(after["conv1"]["parameters"]) == (3 * 3 * 1 + 1) * n
-    assert int(after["dense"]["parameters"]) == (14 * 14 * n + 1) * UNITS
+    assert count(after["conv1"]["parameters"]) == (3 * 3 * 1 + 1) * n
+    assert count(after["dense"]["parameters"]) == (14 * 14 * n + 1) * UNITS
     assert metric(lab, "Parameters").first.inner_text() != params_before
     assert f"f1={n}" in lab.url  # the address follows the settings
     # the untrained feature maps follow too: one tile per filter
