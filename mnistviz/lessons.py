@@ -58,6 +58,7 @@ LESSONS: tuple[Lesson, ...] = (
     # The lab chooses its own model (its runs), so its sidebar shows only the input digit.
     Lesson("pages/lab.py", "Lab: train your own", ":material/science:", "Experiment", sidebar=("input",)),
     Lesson("pages/playground.py", "Convolution playground", ":material/calculate:", "Experiment"),
+    Lesson("pages/teach.py", "Teach it your handwriting", ":material/edit_note:", "Experiment", sidebar=("model",)),
 )
 
 STAGES: tuple[Lesson, ...] = tuple(lesson for lesson in LESSONS if lesson.stage)
