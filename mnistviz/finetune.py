@@ -3,6 +3,8 @@ sample digits so that it does not forget the rest, and score it before and after
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -12,7 +14,7 @@ from .activations import probabilities
 from .data import scale
 from .userdata import Digits
 
-MIX_DIGITS = 2000  # sample digits mixed in per epoch, so the model keeps what it knew
+MIX_DIGITS = 1000  # sample digits mixed in per epoch, so the model keeps what it knew
 OWN_SHARE = 0.25  # the person's drawings (augmented copies) make up this share of each epoch
 LEARNING_RATE = 1e-3
 BATCH_SIZE = 64
@@ -31,6 +33,34 @@ class FineTuneResult:
     n_held: int
     epochs: int
     seconds: float
+
+
+class Busy(RuntimeError):
+    """Every fine-tuning slot of this process is taken; the message is one sentence for the page."""
+
+
+# Fine-tunings share the lab's limit on trainings at once, so a class pressing "Fine-tune" together
+# cannot take every core from the people drawing.
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
+
+
+def _slot() -> threading.BoundedSemaphore:
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            from .jobs import train_slots
+
+            _slots = threading.BoundedSemaphore(train_slots())
+        return _slots
+
+
+def weights_key(model, parent: str) -> str:
+    """A content key for a fine-tuned model: ``"finetune:"`` + a hash of its parent's key and its weights."""
+    h = hashlib.sha256(parent.encode())
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return "finetune:" + h.hexdigest()[:24]
 
 
 def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
@@ -60,14 +90,25 @@ def _training_set(own: Digits, mix_x: np.ndarray, mix_y: np.ndarray, seed: int) 
 
 
 def fine_tune(model, own: Digits, mix_x: np.ndarray, mix_y: np.ndarray, held_x: np.ndarray,
-              held_y: np.ndarray, epochs: int = 1, seed: int = 0) -> FineTuneResult:
+              held_y: np.ndarray, epochs: int = 1, seed: int = 0, wait_s: float = 60.0) -> FineTuneResult:
     """Fine-tune a copy of ``model`` (never ``model`` itself) on ``own`` digits mixed with sample digits
     ``mix_x`` ``(N, 28, 28)``; accuracy before and after on ``own`` and on ``held_x`` (digits neither
-    training saw)."""
-    import keras
-
+    training saw). At most ``jobs.train_slots()`` fine-tunings run at once in a process; ``Busy`` after
+    waiting ``wait_s`` seconds for a slot."""
     if len(own) == 0:
         raise ValueError("no digits of your own to fine-tune on")
+    slot = _slot()
+    if not slot.acquire(timeout=wait_s):
+        raise Busy("Every training slot of this server is busy with other fine-tunings; try again in a minute.")
+    try:
+        return _fine_tune(model, own, mix_x, mix_y, held_x, held_y, epochs, seed)
+    finally:
+        slot.release()
+
+
+def _fine_tune(model, own: Digits, mix_x, mix_y, held_x, held_y, epochs: int, seed: int) -> FineTuneResult:
+    import keras
+
     keras.utils.set_random_seed(seed)
     t0 = time.perf_counter()
     own_before, held_before = _accuracy(model, own.x, own.y), _accuracy(model, held_x, held_y)

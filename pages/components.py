@@ -1,4 +1,5 @@
-"""Small page parts the walkthrough pages share: a stage's Keras line, a ``.npy`` download of an array."""
+"""Small page parts the pages share: a stage's Keras line, a ``.npy`` download of an array, the person's
+handwriting set."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 
 from mnistviz import data as mdata
 from mnistviz import models
+from mnistviz.userdata import HandwritingSet
 
 
 def keras_line(config: models.ModelConfig | None, name: str, fallback: str) -> str:
@@ -24,3 +26,10 @@ def npy_download(array: np.ndarray, what: str, file_stem: str, key: str) -> None
     st.download_button(f"Download {what} {tuple(array.shape)} as .npy", mdata.npy_bytes(array),
                        file_name=f"{file_stem}.npy", mime="application/octet-stream", icon=":material/download:",
                        key=key)
+
+
+def handwriting() -> HandwritingSet:
+    """This session's labelled drawings (``st.session_state["handwriting"]``), created on first use."""
+    if "handwriting" not in st.session_state:
+        st.session_state["handwriting"] = HandwritingSet()
+    return st.session_state["handwriting"]
