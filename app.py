@@ -1,7 +1,8 @@
 """mnistviz: watch a convolutional network read handwritten digits. Entry point: `streamlit run app.py`.
 
 A thin frame around the pages: the page list comes from ``mnistviz.lessons``; the sidebar every page
-shares (input digit, active model) is drawn here, once per script run, before the chosen page runs.
+shares (input digit, active model, "Share this view") is drawn here, once per script run, before the
+chosen page runs, less what a teacher's link hides (``mnistviz.links``).
 """
 
 import streamlit as st
@@ -10,12 +11,16 @@ from mnistviz import lessons
 
 st.set_page_config(page_title="mnistviz: how a CNN reads digits", page_icon=":material/draw:", layout="wide")
 
-from pages import shared  # noqa: E402  (after set_page_config: it may show a spinner)
+from pages import components, shared  # noqa: E402  (after set_page_config: it may show a spinner)
 
+view = components.open_link()  # what a teacher's link fixes: input digit, model, hidden controls
 pages = [(lesson, st.Page(lesson.path, title=lesson.title, icon=lesson.icon, default=lesson.default))
          for lesson in lessons.LESSONS]
 page = st.navigation({section: [p for lesson, p in pages if lesson.section == section]
                       for section in lessons.sections()},
+                     position="hidden" if "nav" in view.hide else "sidebar",
                      expanded=True)  # list every page: beyond ten Streamlit hides the rest behind "View more"
-shared.sidebar(next(lesson for lesson, p in pages if p is page))
+lesson = next(lesson for lesson, p in pages if p is page)
+shared.sidebar(components.without_hidden(lesson, view))
+components.share_view(lesson, view)
 page.run()

@@ -1,13 +1,17 @@
 """Small page parts the pages share: a stage's Keras line, a ``.npy`` download of an array, the person's
-handwriting set."""
+handwriting set, and links that open a lesson (applied by app.py; "Share this view" in the sidebar)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import PurePath
 
 import numpy as np
 import streamlit as st
 
 from mnistviz import data as mdata
-from mnistviz import models
+from mnistviz import lab_settings, lessons, links, models
+from mnistviz.shelf import ShelfModel
 from mnistviz.userdata import HandwritingSet
 
 
@@ -33,3 +37,92 @@ def handwriting() -> HandwritingSet:
     if "handwriting" not in st.session_state:
         st.session_state["handwriting"] = HandwritingSet()
     return st.session_state["handwriting"]
+
+
+# --- links that open a lesson (mnistviz.links) ---------------------------------------------------
+
+def _page_path(lesson: lessons.Lesson) -> str:
+    return "" if lesson.default else PurePath(lesson.path).stem
+
+
+def open_link() -> links.LinkView:
+    """Apply what this session's URL fixes (input digit, model, hidden controls) when the URL's link
+    parameters change, say in one note what was ignored, and return the link's view. The view lasts
+    for the session: a teacher's hidden controls stay hidden on every page."""
+    from pages import shared
+
+    ss = st.session_state
+    ds = shared.dataset()  # first: on a server's first visit it reruns the script once
+    params = st.query_params.to_dict()
+    other = frozenset(f.url for f in lab_settings.FIELDS)
+    applied = frozenset((k, v) for k, v in params.items() if k not in other)
+    if applied and applied != ss.get("link_applied"):
+        ss["link_applied"] = applied
+        view, notes = links.read_view(params, len(ds.x_test), other)
+        if view.model is not None:
+            notes += _use_preset(view.model)
+        index = view.digit
+        if index is None and view.digit_class is not None:
+            index = int(np.flatnonzero(ds.y_test == view.digit_class)[0])
+        if index is not None:
+            choice = {"input_kind": "test", "input_index": index,
+                      "input_class": view.digit_class if view.digit_class is not None else "any",
+                      "input_wrong_only": False}
+            ss.update(choice)
+            ss["input_parked"] = choice  # read while the picker is hidden or off this page
+        ss["link_view"] = view
+        if notes:
+            st.info("This link's " + "; ".join(notes) + ".", icon=":material/link:")
+    return ss.get("link_view", links.LinkView())
+
+
+def _use_preset(key: str) -> list[str]:
+    from pages import shared
+
+    shelf = shared.model_shelf()
+    if key == "default":
+        shelf.use(None)
+        return []
+    found = links.preset_in_store(key, shared.DATA_SOURCE)
+    if found is None:
+        return [f"model={key}: not trained on this server yet (the teacher can run `python -m mnistviz prefetch`), "
+                "so the default model is shown"]
+    store_key, config, model = found
+    shelf.use(shelf.add(ShelfModel(store_key, key, f"Preset: {models.PRESETS[key].title}", model, config,
+                                   source="preset")).key)
+    return []
+
+
+def without_hidden(lesson: lessons.Lesson, view: links.LinkView) -> lessons.Lesson:
+    """The lesson with the sidebar parts the link hides left out."""
+    return replace(lesson, sidebar=tuple(part for part in lesson.sidebar if part not in view.hide))
+
+
+def share_view(lesson: lessons.Lesson, view: links.LinkView) -> None:
+    """The sidebar's "Share this view": a link to this page with its input digit, preset model and lab
+    settings, hiding the controls the teacher ticks."""
+    from pages import shared
+
+    with st.sidebar.popover("Share this view", icon=":material/link:", width="stretch"):
+        st.caption("A link that opens this page as it is now: its input digit, its model (if it is a preset) and, "
+                   "in the lab, its settings. Tick what the link should hide.")
+        hide = {key for key, what in links.HIDEABLE.items()
+                if st.checkbox(f"Hide {what}", value=key in view.hide, key=f"share_hide_{key}")}
+        ss = st.session_state
+        fixed = links.LinkView(hide=frozenset(hide))
+        if shared._choice("input_kind", "test") == "test":
+            fixed = replace(fixed, digit=int(shared._choice("input_index", 0)))
+        else:
+            st.caption("A drawing cannot travel in a link: it opens on test digit #0.")
+        active = shared.model_shelf().active
+        if active is not None and active.source == "preset":
+            fixed = replace(fixed, model=active.name)
+        elif active is not None:
+            st.caption("Your own models stay yours: the link opens on the default model.")
+        lab_keys = {f.url for f in lab_settings.FIELDS}
+        other = {k: v for k, v in st.query_params.to_dict().items() if k in lab_keys}
+        paths = frozenset(PurePath(p.path).stem for p in lessons.LESSONS)
+        url = links.share_url(links.app_base(st.context.url, paths), _page_path(lesson),
+                              {**other, **links.view_params(fixed)})
+        st.code(url, language=None, wrap_lines=True)
+        ss["share_url"] = url
