@@ -256,6 +256,22 @@ def cmd_prefetch(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_board(args) -> dict:
+    """The class board's runs as JSON, or clear it (``--clear``)."""
+    from . import board
+    from .jobs import QueueUnavailable
+
+    if not board.available():
+        raise CliError("the class board needs Redis: set MNISTVIZ_REDIS_URL")
+    try:
+        if args.clear:
+            return {"cleared": board.clear(None)}
+        return {"runs": [{"nickname": e.nickname, "accuracy": round(e.accuracy, 6), "seconds": round(e.seconds, 1),
+                          "settings": e.summary, "query": e.query} for e in board.entries()]}
+    except QueueUnavailable as exc:
+        raise CliError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mnistviz", description="mnistviz: train, evaluate and run MNIST CNNs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -304,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data", default=os.environ.get("MNISTVIZ_DATA", "auto"),
                    help="the data the app uses (default: $MNISTVIZ_DATA or auto)")
     f.set_defaults(fn=cmd_prefetch)
+
+    b = sub.add_parser("board", help="the class board (with Redis): list its runs, or --clear it")
+    b.add_argument("--clear", action="store_true", help="remove every posted run (needs no teacher key here)")
+    b.set_defaults(fn=cmd_board)
 
     from .serve import add_arguments
 

@@ -29,6 +29,7 @@ class Lesson:
     stage: str | None = None
     sidebar: tuple[str, ...] = ()
     default: bool = False
+    needs_redis: bool = False  # only listed when the app runs with Redis (the class board)
 
     @property
     def topic(self) -> str:
@@ -59,16 +60,23 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("pages/lab.py", "Lab: train your own", ":material/science:", "Experiment", sidebar=("input",)),
     Lesson("pages/playground.py", "Convolution playground", ":material/calculate:", "Experiment"),
     Lesson("pages/teach.py", "Teach it your handwriting", ":material/edit_note:", "Experiment", sidebar=("model",)),
+    # Only in the classroom setup (Redis): see ``available_lessons``.
+    Lesson("pages/board.py", "Class board", ":material/leaderboard:", "Experiment", needs_redis=True),
 )
 
 STAGES: tuple[Lesson, ...] = tuple(lesson for lesson in LESSONS if lesson.stage)
 OVERVIEW = LESSONS[2]
 
 
-def sections() -> dict[str, list[Lesson]]:
+def available_lessons(redis: bool) -> tuple[Lesson, ...]:
+    """The pages this server offers: those that need Redis only when it runs with Redis."""
+    return tuple(lesson for lesson in LESSONS if redis or not lesson.needs_redis)
+
+
+def sections(listed: Sequence[Lesson] = LESSONS) -> dict[str, list[Lesson]]:
     """The pages grouped by section, in order (what ``st.navigation`` takes)."""
     out: dict[str, list[Lesson]] = {}
-    for lesson in LESSONS:
+    for lesson in listed:
         out.setdefault(lesson.section, []).append(lesson)
     return out
 

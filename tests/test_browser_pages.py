@@ -21,7 +21,7 @@ MAX_SHOT_HEIGHT = 16_000  # px; a taller page is cut (Chromium's texture limit i
 
 def app_pages() -> list[tuple[str, str]]:
     """(file stem, URL path) of every page; the default page lives at ``/``."""
-    stems = [(Path(lesson.path).stem, lesson.default) for lesson in lessons.LESSONS]
+    stems = [(Path(lesson.path).stem, lesson.default) for lesson in lessons.available_lessons(redis=False)]
     return [(stem, "" if default else stem) for stem, default in stems]
 
 
@@ -31,6 +31,7 @@ PAGES = app_pages()
 MAIN_FIGURE = {
     "home": '[data-testid="stPageLink"]',  # home is text and the links to where to start
     "draw": "canvas.upper-canvas",  # the drawing canvas (Fabric.js' top canvas takes the mouse)
+    "teach": "canvas.upper-canvas",
 }
 PLOTLY = ".js-plotly-plot"
 
