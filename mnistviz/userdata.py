@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pathlib import Path
+
 from .data import INPUT_SIDE, Dataset
-from .store import data_fingerprint
+from .store import _atomic_write_bytes, data_fingerprint
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MIN_TRAIN_DIGITS = 100  # fewer cannot fill a training and a validation split worth the name
@@ -131,6 +133,21 @@ def as_dataset(digits: Digits, name: str = "your digits") -> Dataset:
         test_label=f"held-out part of {name} ({len(test):,} digits)",
         extra={"fingerprint": digits.fingerprint},
     )
+
+
+def saved_for_training(digits: Digits, store_root: Path | str) -> Path:
+    """Write ``digits`` split as ``as_dataset`` splits them, in Keras' ``mnist.npz`` layout, to
+    ``<store_root>/data/<fingerprint>.npz`` (atomically; once per content) and return the path: what
+    ``data.load_data`` takes, so a trainer in another process (an RQ worker sharing the store) loads
+    the very same digits."""
+    path = Path(store_root) / "data" / f"{digits.fingerprint}.npz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds = as_dataset(digits)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+        _atomic_write_bytes(path, buf.getvalue())
+    return path
 
 
 @dataclass

@@ -114,3 +114,15 @@ def test_fine_tuning_learns_a_new_hand_on_a_copy_and_keeps_the_rest(sample):
     assert result.n_own == 30 and result.n_held == 1000
     assert result.own_after >= result.own_before + 0.2, result
     assert result.held_after >= result.held_before - 0.08, result
+
+
+def test_uploaded_digits_are_saved_once_where_any_trainer_loads_the_same_split(sample, tmp_path):
+    digits = userdata.read_digits(npz(x=sample.x_train[:500], y=sample.y_train[:500]))
+    path = userdata.saved_for_training(digits, tmp_path)
+    assert path == tmp_path / "data" / f"{digits.fingerprint}.npz"
+    mtime = path.stat().st_mtime_ns
+    assert userdata.saved_for_training(digits, tmp_path).stat().st_mtime_ns == mtime  # written once
+    loaded = data.load_data(str(path))
+    split = userdata.as_dataset(digits)
+    np.testing.assert_array_equal(loaded.x_train, split.x_train)
+    np.testing.assert_array_equal(loaded.y_test, split.y_test)
