@@ -60,7 +60,7 @@ with left:
                        width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
                        key=f"teach_canvas_{st.session_state.get('teach_canvas_round', 0)}")
 with right:
-    label = st.segmented_control("This is a …", list(range(10)), key="teach_label")
+    label = st.pills("This is a …", list(range(10)), key="teach_label")
     drawn = None if canvas.image_data is None else preprocess_image(canvas.image_data, polarity="white-on-black")
     if drawn is not None and not drawn.blank:
         p = activations.probabilities(model.model, drawn.image)[0]

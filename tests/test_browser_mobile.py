@@ -1,0 +1,54 @@
+"""A phone: 390×844 with touch. Draw a 1 and a 0 on the Draw page with the finger (CDP touch events,
+as a touchscreen sends them) and read each prediction; the page never scrolls sideways."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import DRAW_PAGE, canvas_box, clear_canvas, metric_value, oval, vertical_stroke, wait_for_idle
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def touch_stroke(page, cdp, points: list[tuple[float, float]], steps: int = 4) -> None:
+    """One finger stroke through ``points`` (fractions of the canvas)."""
+    box = canvas_box(page)
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": xy[0][0], "y": xy[0][1]}]})
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        for k in range(1, steps + 1):
+            x, y = x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def scrolls_sideways(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+
+
+def test_draw_a_one_and_a_zero_by_touch(browser, app_url, screenshot_dir):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}/{DRAW_PAGE}", wait_until="domcontentloaded")
+        cdp = context.new_cdp_session(page)
+        canvas_box(page)
+        wait_for_idle(page)
+        scroll_before = page.evaluate("() => window.scrollY")
+        touch_stroke(page, cdp, vertical_stroke())
+        expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
+        assert page.evaluate("() => window.scrollY") == scroll_before  # drawing did not scroll the page
+        assert not scrolls_sideways(page)
+        page.screenshot(path=screenshot_dir / "phone_draw_one.png")
+        clear_canvas(page)
+        expect(metric_value(page, "Prediction")).to_have_count(0, timeout=60_000)
+        touch_stroke(page, cdp, oval())
+        expect(metric_value(page, "Prediction")).to_have_text("0", timeout=60_000)
+        assert not scrolls_sideways(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        context.close()
