@@ -52,11 +52,11 @@ def open_link() -> links.LinkView:
     from pages import shared
 
     ss = st.session_state
-    ds = shared.dataset()  # first: on a server's first visit it reruns the script once
     params = st.query_params.to_dict()
     other = frozenset(f.url for f in lab_settings.FIELDS)
     applied = frozenset((k, v) for k, v in params.items() if k not in other)
     if applied and applied != ss.get("link_applied"):
+        ds = shared.dataset()  # before any change: on a server's first visit it reruns the script once
         ss["link_applied"] = applied
         view, notes = links.read_view(params, len(ds.x_test), other)
         if view.model is not None:
