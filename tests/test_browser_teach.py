@@ -25,7 +25,7 @@ def test_draw_label_save_and_fine_tune(browser, app_url, screenshot_dir):
             page.get_by_test_id("stButtonGroup").get_by_role("radio", name=digit, exact=True).click()
             wait_for_idle(page)
             page.get_by_role("button", name="Save this drawing").click()
-            expect(page.get_by_text(f"{n} drawings")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text(f"{n} drawings", exact=True)).to_be_visible(timeout=60_000)
             # the canvas is fresh for the next digit
             expect(page.get_by_text("The active model reads it as")).to_have_count(0)
         expect(page.get_by_text("1 × 2")).to_be_visible()
