@@ -107,6 +107,20 @@ def browser():
             b.close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_and_freeze_the_heap():
+    """Each test module starts with the garbage of the ones before collected and the survivors frozen.
+
+    TensorFlow and the AppTests leave a large heap of long-lived objects; every full collection Python
+    makes on its own (and Keras' ``clear_session``) would scan all of it again, so a training late in
+    the suite ran ten times slower than alone. The app does the same once its model is loaded."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 @pytest.fixture(scope="session")
 def model():
     """The shipped default model (read-only: tests never train or mutate it)."""
