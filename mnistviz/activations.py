@@ -71,6 +71,21 @@ def _on_worker(n_images: int, fn, *args):
     return pool.submit(fn, *args).result()
 
 
+class _OneRunnerPerModel(logging.Filter):
+    """Drops TensorFlow's "N out of the last N calls … triggered tf.function retracing" warning.
+
+    Every model gets its own ``StageRunner`` with its own compiled functions, traced once per model;
+    TensorFlow counts the traces of all functions made from the same code together and, after a few
+    lab runs, warns about "creating @tf.function repeatedly in a loop". That is this design, not a
+    retracing per call, so this one message is dropped and every other TensorFlow log line is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_OneRunnerPerModel())
+
+
 def _bucket(n: int) -> int:
     """The power of two ≥ ``n`` that a batch of ``n`` images is padded to on the XLA path."""
     return 1 if n <= 1 else 1 << (n - 1).bit_length()

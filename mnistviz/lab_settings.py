@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from .models import ACTIVATIONS, PADDINGS, PRESETS, ConfigError, ConvSpec, DenseSpec, ModelConfig, TrainOptions
+from .models import (ACTIVATIONS, OPTIMIZER_LABELS, PADDINGS, PRESETS, ConfigError, ConvSpec, DenseSpec,
+                     ModelConfig, TrainOptions)
 
 MAX_BLOCKS = 3
 MAX_DENSE = 2
@@ -22,8 +23,7 @@ KERNEL_SIZES = (1, 3, 5, 7)
 BATCH_SIZES = (32, 64, 128, 256, 512, 1000, 2000, 5000, 10_000)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 TRAIN_SIZES = (500, 1000, 2000, 4000, 8000, 16_000, 30_000, 60_000, 0)  # 0: every training image
-OPTIMIZER_NAMES = ("adam", "rmsprop", "sgd")
-OPTIMIZER_LABELS = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
+OPTIMIZER_NAMES = tuple(OPTIMIZER_LABELS)
 SCHEDULES = ("constant", "cosine")
 SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay"}
 VALIDATION_FRACTION = 0.1

@@ -15,11 +15,12 @@ import streamlit as st
 from mnistviz import activations, figures, models
 from mnistviz import experiments as ex
 from mnistviz.figures import training as lf
-from mnistviz.jobs import JobError, JobStatus, TrainRequest, training_queue
+from mnistviz.jobs import JobError, JobStatus, TrainRequest, training_data, training_queue
 from mnistviz.lab_session import LabSession, TestSplit
-from mnistviz.lab_settings import FIELD, OPTIMIZER_LABELS, SCHEDULE_LABELS, fit_to_data, train_sizes
-from mnistviz.store import ModelStore, data_fingerprint
-from pages.shared import DATA_SOURCE, current_input, data_caption, dataset, load_dataset, model_shelf, untrained_model
+from mnistviz.lab_settings import FIELD, SCHEDULE_LABELS, fit_to_data, train_sizes
+from mnistviz.models import OPTIMIZER_LABELS
+from mnistviz.store import ModelStore
+from pages.shared import DATA_SOURCE, current_input, data_caption, dataset, model_shelf, untrained_model
 
 FOLLOW_EVERY_S = 1.0  # how often the page asks the queue about the job it follows
 FIRST_PRESET = "course_cnn"  # a plain visit opens on the course text's CNN, exactly as the preset has it
@@ -38,13 +39,6 @@ def lab_session() -> LabSession:
             lab.link_note = "This link's settings were adjusted to what the lab offers: " + "; ".join(notes) + "."
         st.session_state["lab"] = lab
     return st.session_state["lab"]
-
-
-@st.cache_resource(show_spinner=False)
-def data_id(source: str) -> str:
-    """The fingerprint of ``source``'s training split (computed once per process)."""
-    ds = load_dataset(source)
-    return data_fingerprint(ds.x_train, ds.y_train)
 
 
 def training_request(settings: ex.LabSettings) -> TrainRequest:
@@ -93,7 +87,7 @@ def ctl(where, name: str, **overrides):
 lab = lab_session()
 shelf = model_shelf()
 ds = dataset()
-DATA_ID = data_id(DATA_SOURCE)
+DATA_ID = training_data(DATA_SOURCE)[1]  # the fingerprint of the training split the pages show
 test = TestSplit(ds.x_test, ds.y_test, ds.test_label)
 section = itertools.count(1)  # sections are numbered as they are shown
 
