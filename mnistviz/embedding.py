@@ -23,6 +23,7 @@ but no digit carries that much ink).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -274,6 +275,13 @@ class Embedding:
         t_dense, t_pixels = self.thresholds
         return DigitCheck(float(dense.min() / t_dense), float(pixels.min() / t_pixels), int(dense.argmin()))
 
+    def features_from_stages(self, image: np.ndarray, stages: list) -> dict[str, np.ndarray]:
+        """``features_of`` from a forward pass already made (``activations.stages`` of ``image``)."""
+        by_name = {s.name: s.array for s in stages}
+        return {depth: np.asarray(np.asarray(image, np.float32) if space.layer.layer is None
+                                  else by_name[space.layer.layer], np.float32).ravel()
+                for depth, space in self.spaces.items()}
+
     def looks_like_a_digit(self, model, image: np.ndarray) -> DigitCheck:
         """Whether a drawing ``(28, 28)`` in [0, 1] lies among the digits the model learned (``DigitCheck``)."""
         return self.check(self.features_of(model, image))
@@ -315,6 +323,37 @@ def looks_like_a_digit(embedding: Embedding, model, image: np.ndarray) -> DigitC
     drawing is farther from every test digit than almost every test digit is from its nearest neighbour
     (``DigitCheck.reason`` says where), so the model's confident-looking answer is a forced choice among ten."""
     return embedding.looks_like_a_digit(model, image)
+
+
+class Maps:
+    """Fitted ``Embedding``s shared by every session of a process, keyed by a model's content key and
+    fitted on a background thread of their own, so that nobody's stroke waits for a fit (several
+    seconds). At most ``max_models`` are kept; the least recently used goes first."""
+
+    def __init__(self, max_models: int = 8):
+        from collections import OrderedDict
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.max_models = max_models
+        self._fits: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        # The name starts with activations' worker prefix: its forward passes run on this thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistviz-maps")
+
+    def get(self, key: str, model, images: np.ndarray, labels: np.ndarray, wait: bool = True) -> Embedding | None:
+        """The fit of ``model`` (content key ``key``) on ``images``; with ``wait=False``, ``None`` until it is
+        ready (the fit starts in the background). A fit that failed raises its error."""
+        with self._lock:
+            future = self._fits.get(key)
+            if future is None:
+                future = self._fits[key] = self._worker.submit(fit, model, images, labels)
+                while len(self._fits) > self.max_models:
+                    self._fits.popitem(last=False)
+            else:
+                self._fits.move_to_end(key)
+        if not wait and not future.done():
+            return None
+        return future.result()
 
 
 # --- the map as a Plotly figure ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.shared import active_model, use_drawing
+from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
@@ -128,13 +128,39 @@ def show_network(stages: list[activations.Stage]) -> None:
         st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
 
 
+def latest_drawing() -> tuple[np.ndarray, np.ndarray] | None:
+    """The latest drawing ``(28, 28)`` and its probabilities ``(10,)``, as the canvas fragment left them."""
+    return st.session_state.get("draw_latest")
+
+
+def drawing_used(image: np.ndarray, what: str) -> None:
+    """A thumbnail of the drawing a slow section was computed for (it follows new strokes on request)."""
+    st.image(pixels(image, 56), caption=f"{what} this drawing", width=56, clamp=True, output_format="PNG")
+
+
+def _follow_latest(section: str) -> None:
+    st.session_state[f"{section}_on"] = True
+
+
 @st.fragment
-def explain(model, image: np.ndarray, proba: np.ndarray) -> None:
-    """Occlusion or gradient map for the predicted digit and one the person picks (reruns on its own)."""
+def explain(model) -> None:
+    """Occlusion or gradient map for the predicted digit and one the person picks. Computed when asked
+    (and for the latest drawing each time this section's own controls change), not on every stroke."""
     st.subheader("What made it decide")
+    st.button("Explain my latest drawing", key="explain_go", icon=":material/refresh:",
+              on_click=_follow_latest, args=("explain",),
+              help="Covering 784 patches takes a moment, so this section follows your strokes when you ask.")
+    latest = latest_drawing()
+    if latest is None or not st.session_state.get("explain_on"):
+        st.caption("Which pixels made the model say what it said? Draw a digit, then press the button: the maps "
+                   "are worked out for the drawing on the canvas.")
+        return
+    image, proba = latest
     pred = int(proba.argmax())
     runner_up = int(np.argsort(proba)[-2])
-    c1, c2 = st.columns(2)
+    c0, c1, c2 = st.columns([0.5, 1.5, 1.5])
+    with c0:
+        drawing_used(image, "For")
     method = c1.radio("Method", ["Cover a patch", "Gradient"], horizontal=True, key="explain_method",
                       help="Cover a patch: hide a 6×6 square everywhere and see how much the probability drops. "
                            "Gradient: how much a tiny change of each pixel would move the probability.")
@@ -169,10 +195,19 @@ def _reset_nudge() -> None:
 
 
 @st.fragment
-def nudge(model, image: np.ndarray) -> None:
-    """Rotate, shift, thicken: the probabilities follow each slider (reruns on its own)."""
+def nudge(model) -> None:
+    """Rotate, shift, thicken: the probabilities follow each slider (reruns on its own, on the latest
+    drawing; a stroke does not rerun it)."""
     st.subheader("Nudge it")
-    st.caption("Turn, move or thicken your digit and watch where the model's confidence breaks.")
+    st.caption("Turn, move or thicken your digit and watch where the model's confidence breaks. Each slider "
+               "works on your latest drawing.")
+    latest = latest_drawing()
+    st.button("Nudge my latest drawing", key="nudge_go", icon=":material/refresh:",
+              help="This section follows your strokes when you ask (or move a slider).")
+    if latest is None:
+        st.caption("Draw a digit first.")
+        return
+    image, _ = latest
     controls, picture, bars = st.columns([1.2, 0.8, 1.6])
     with controls:
         angle = st.slider("Rotate (degrees)", -60, 60, 0, 5, key="nudge_angle")
@@ -188,9 +223,29 @@ def nudge(model, image: np.ndarray) -> None:
     bars.plotly_chart(figures.probability_bars(p, height=260), width="stretch", key="nudge_bars")
 
 
+def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
+    """When the drawing lies farther from every test digit than almost any digit does, say so, and why the
+    probability still reads high. Two matrix-vector products once the model's map is fitted (in the
+    background: until then, nothing is said)."""
+    try:
+        emb = digit_map(am, wait=False)
+    except Exception:  # noqa: BLE001 - a failed fit only costs this note; the Map page shows the error
+        return
+    if emb is None:
+        return
+    check = emb.check(emb.features_from_stages(image, stages))
+    if not check.is_digit:
+        st.warning("**This does not look like any digit the model learned.** " + check.reason + " The model "
+                   "still names one of ten digits, often \"sure\": softmax shares out 100 % among the ten "
+                   "answers it knows, and has no way to say \"none of these\".", icon=":material/help:")
+
+
 @st.fragment
-def live(model) -> None:
-    """The canvas and everything that depends on it: a stroke reruns only this."""
+def live(am) -> None:
+    """The canvas and what follows each stroke: the prediction, the probability bars, the preprocessing
+    steps and the network's view. A stroke reruns only this; the slower sections below follow the
+    drawing when asked."""
+    model = am.model
     left, right = st.columns([1, 1.15], gap="large")
     with left:
         result = read_input()
@@ -203,16 +258,17 @@ def live(model) -> None:
     proba = stages[-1].array.reshape(-1)
     digit = int(proba.argmax())
     use_drawing(result.image)
-    with right:
+    st.session_state["draw_latest"] = (result.image, proba)
+    with left:  # right under the canvas: on a phone the columns stack, and the answer stays in sight
         st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
+    with right:
         for note in result.warnings:
             st.warning(note, icon=":material/warning:")
+        not_a_digit_note(am, result.image, stages)
         st.plotly_chart(figures.probability_bars(proba, title="Probability of each digit", height=280),
                         width="stretch", key="bars")
     show_steps(result)
     show_network(stages)
-    explain(model, result.image, proba)
-    nudge(model, result.image)
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -223,4 +279,6 @@ st.markdown("Draw a digit and watch a convolutional network read it: your stroke
             "probabilities, updated after every stroke.")
 active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
-live(active.model)
+live(active)
+explain(active.model)
+nudge(active.model)

@@ -6,15 +6,6 @@ import streamlit as st
 from mnistviz import activations, embedding, figures
 from pages import shared
 
-MAP_DIGITS = 2000  # the first 2,000 of the active test split (the whole held-out sample)
-
-
-@st.cache_resource(show_spinner="Placing 2,000 test digits on the maps…", max_entries=8)
-def fitted(model_key: str, _model, source: str = shared.DATA_SOURCE) -> embedding.Embedding:
-    """The maps of one model, fitted once and shared read-only. ``model_key`` is the model's content key
-    (``ActiveModel.id``): it alone decides the cache entry."""
-    ds = shared.load_dataset(source)
-    return embedding.fit(_model, ds.x_test[:MAP_DIGITS], ds.y_test[:MAP_DIGITS])
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -37,7 +28,8 @@ def _follow_clicked_digit(chart_key: str) -> None:
 st.title("Map of what it learned")
 am = shared.active_model()
 digit = shared.current_input()
-emb = fitted(am.id, am.model)
+with st.spinner(f"Placing {shared.MAP_DIGITS:,} test digits on the maps…"):
+    emb = shared.digit_map(am)  # fitted once per model, shared with the Draw page's not-a-digit check
 knn = {depth: space.knn_accuracy for depth, space in emb.spaces.items()}
 on_map = {depth: space.map_knn_accuracy for depth, space in emb.spaces.items()}
 

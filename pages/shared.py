@@ -134,6 +134,23 @@ def test_predictions(model_key: str, _model, source: str = DATA_SOURCE) -> tuple
     return proba.argmax(axis=1), proba
 
 
+MAP_DIGITS = 2000  # test digits on the maps and behind the not-a-digit check (the whole held-out sample)
+_MAPS = None
+
+
+def digit_map(am: "ActiveModel", wait: bool = True):
+    """The ``embedding.Embedding`` of the active model over the first ``MAP_DIGITS`` test digits, shared
+    by every session (keyed by the model's content key) and fitted in the background; with
+    ``wait=False`` it is ``None`` until ready, so a stroke never waits for it."""
+    global _MAPS
+    from mnistviz import embedding
+
+    if _MAPS is None:
+        _MAPS = embedding.Maps()
+    ds = dataset()
+    return _MAPS.get(am.id, am.model, ds.x_test[:MAP_DIGITS], ds.y_test[:MAP_DIGITS], wait=wait)
+
+
 # --- the active model --------------------------------------------------------------------------
 
 @dataclass

@@ -44,6 +44,9 @@ def drawn(shape: str) -> np.ndarray:
         pen.ellipse([80, 40, 200, 240], outline=(255, 255, 255, 255), width=20)
     elif shape == "seven":
         pen.line([(70, 50), (210, 50), (120, 240)], fill=(255, 255, 255, 255), width=20)
+    elif shape == "x":
+        pen.line([(60, 60), (220, 220)], fill=(255, 255, 255, 255), width=20)
+        pen.line([(220, 60), (60, 220)], fill=(255, 255, 255, 255), width=20)
     elif shape == "dot":
         pen.ellipse([135, 135, 147, 147], fill=(255, 255, 255, 255))
     elif shape != "blank":
@@ -80,6 +83,10 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     m = metric(page, "Prediction")
     assert m is not None and m.value in {str(d) for d in range(10)}
     assert "sure" in m.delta
+    # the slow sections wait to be asked (a stroke reruns only the canvas' fragment in the browser)
+    assert not [t for t in chart_titles(page) if "p(" in t]
+    page.button(key="explain_go").click().run()
+    page.button(key="nudge_go").click().run()
     assert metric(page, "Nudged prediction") is not None
     image = page.session_state["drawing"]
     assert image.shape == (28, 28) and image.dtype == np.float32 and image.max() > 0.5
@@ -120,6 +127,7 @@ def test_compare_box_and_chart_always_name_the_same_digit(page, model):
     for shape in ("seven", "zero"):
         page.session_state["canvas"] = canvas_state(drawn(shape))
         page.run()
+        page.button(key="explain_go").click().run()
         assert not page.exception
         proba = activations.probabilities(model, preprocess_image(drawn(shape), polarity="white-on-black").image)[0]
         box = page.selectbox(key="explain_digit")
@@ -130,3 +138,18 @@ def test_compare_box_and_chart_always_name_the_same_digit(page, model):
     assert "Drop of p(4)" in " ".join(chart_titles(page))
     page.radio(key="explain_method").set_value("Gradient").run()
     assert page.selectbox(key="explain_digit").value == 4 and "Sensitivity of p(4)" in " ".join(chart_titles(page))
+
+
+def test_a_scribble_that_is_no_digit_is_called_so_and_a_digit_is_not(page):
+    """The not-a-digit check needs the model's map, fitted in the background; the Map page waits for it."""
+    page.switch_page("pages/map.py").run()
+    page.switch_page(PAGE).run()
+    for shape, flagged in (("x", True), ("one", False)):
+        page.session_state["canvas"] = canvas_state(drawn(shape))
+        page.run()
+        assert not page.exception
+        said = [w.value for w in page.warning if "does not look like any digit" in w.value]
+        assert bool(said) == flagged, (shape, [w.value for w in page.warning])
+    page.session_state["canvas"] = canvas_state(drawn("x"))
+    page.run()
+    assert any("softmax" in w.value for w in page.warning)  # and why the probability still reads high
