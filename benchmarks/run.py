@@ -510,6 +510,17 @@ def render(results: dict, args) -> str:
     return "\n".join(lines)
 
 
+def kept_class_section(path: Path) -> str:
+    """The class benchmark's section of ``path`` (``python -m mnistviz bench --class`` writes it between its
+    markers), so that rewriting the rest of the file keeps it."""
+    from benchmarks.classroom import SECTION_END, SECTION_START
+
+    text = path.read_text() if path.exists() else ""
+    if SECTION_START not in text or SECTION_END not in text:
+        return ""
+    return "\n" + SECTION_START + text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mnistviz bench")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark runs")
@@ -537,7 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} …", file=sys.stderr, flush=True)
         results[name] = steps[name]()
         print(f"[bench] {name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
-    Path(args.out).write_text(render(results, args))
+    out = Path(args.out)
+    out.write_text(render(results, args) + kept_class_section(out))
     if not args.quick:
         raw.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.out}", file=sys.stderr)
