@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import INPUT_PIXELS, model_input
+from .data import INPUT_PIXELS, INPUT_SIDE, model_input
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def as_batch(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.size == 0:
         return np.zeros((0, INPUT_PIXELS), np.float32)
-    if x.ndim == 1 or (x.ndim == 2 and x.shape == (28, 28)):
+    if x.ndim == 1 or (x.ndim == 2 and x.shape == (INPUT_SIDE, INPUT_SIDE)):
         x = x.reshape(1, -1)
     return model_input(x)
 
@@ -71,19 +71,19 @@ def _on_worker(n_images: int, fn, *args):
     return pool.submit(fn, *args).result()
 
 
-class _OneRunnerPerModel(logging.Filter):
-    """Drops TensorFlow's "N out of the last N calls … triggered tf.function retracing" warning.
+class _Forward:
+    """``model(t, training=False)`` as a callable object, one per compiled function.
 
-    Every model gets its own ``StageRunner`` with its own compiled functions, traced once per model;
-    TensorFlow counts the traces of all functions made from the same code together and, after a few
-    lab runs, warns about "creating @tf.function repeatedly in a loop". That is this design, not a
-    retracing per call, so this one message is dropped and every other TensorFlow log line is kept."""
+    TensorFlow counts the traces of every ``tf.function`` made from the same Python code together
+    (keyed by ``__code__``) and, after a few models, warns about "tf.function retracing" although each
+    runner traces its own function once. An object has no ``__code__``, so each runner is counted on
+    its own and the warning only fires for a real retracing."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
+    def __init__(self, model):
+        self.model = model
 
-
-logging.getLogger("tensorflow").addFilter(_OneRunnerPerModel())
+    def __call__(self, t):
+        return self.model(t, training=False)
 
 
 def _bucket(n: int) -> int:
@@ -104,10 +104,10 @@ class StageRunner:
         self.params = [int(layer.count_params()) for layer in self.layers]
         self._all = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in self.layers])
         spec = tf.TensorSpec([None, INPUT_PIXELS], tf.float32)
-        self._fn = tf.function(lambda t: self._all(t, training=False), input_signature=[spec])
-        self._proba = tf.function(lambda t: model(t, training=False), input_signature=[spec])
-        self._fn_xla = tf.function(lambda t: self._all(t, training=False), input_signature=[spec], jit_compile=True)
-        self._proba_xla = tf.function(lambda t: model(t, training=False), input_signature=[spec], jit_compile=True)
+        self._fn = tf.function(_Forward(self._all), input_signature=[spec])
+        self._proba = tf.function(_Forward(model), input_signature=[spec])
+        self._fn_xla = tf.function(_Forward(self._all), input_signature=[spec], jit_compile=True)
+        self._proba_xla = tf.function(_Forward(model), input_signature=[spec], jit_compile=True)
         self.xla = True  # switched off for good if XLA cannot compile this model
         self.model_name = model.name
         # What a failed XLA compilation raises: TensorFlow's op errors (InvalidArgumentError for an

@@ -9,10 +9,20 @@ from pathlib import PurePath
 import numpy as np
 import streamlit as st
 
+from mnistviz import activations
 from mnistviz import data as mdata
 from mnistviz import lab_settings, lessons, links, models
 from mnistviz.shelf import ShelfModel
 from mnistviz.userdata import HandwritingSet
+from pages.shared import ActiveModel, InputDigit, active_model, current_input
+
+
+def stage_page(title: str) -> tuple[InputDigit, ActiveModel, list[activations.Stage]]:
+    """A stage page's start: its title, the sidebar's digit and model, and every stage's output for that digit."""
+    st.title(title)
+    digit = current_input()
+    am = active_model()
+    return digit, am, activations.stages(am.model, digit.image)
 
 
 def keras_line(config: models.ModelConfig | None, name: str, fallback: str) -> str:

@@ -3,17 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, figures
+from mnistviz import figures
 from mnistviz import dense_inspect as di
-from pages.components import keras_line, npy_download
-from pages.shared import active_model, current_input, next_link, stage_header
+from pages.components import keras_line, npy_download, stage_page
+from pages.shared import next_link, stage_header
 
 COURSE_LINE = "pool2_flat = tf.reshape(pool2, [-1, flattened_size])  # Keras: layers.Flatten()"
 
-st.title("5 · Flatten")
-digit = current_input()
-am = active_model()
-stages = activations.stages(am.model, digit.image)
+digit, am, stages = stage_page("5 · Flatten")
 kinds = [s.kind for s in stages]
 
 if "Flatten" not in kinds:

@@ -5,20 +5,16 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, figures
-from pages.components import keras_line
-from pages.shared import active_model, current_input, dataset, next_link, stage_header
+from pages.components import keras_line, stage_page
+from pages.shared import dataset, next_link, stage_header
 
-digit = current_input()
-am = active_model()
-
-st.title("2 · Reshape to NHWC")
+digit, am, stages = stage_page("2 · Reshape to NHWC")
 st.markdown(
     "The data arrive as one row of 784 numbers per image. A convolution needs to know which pixels are "
     "neighbours, so the row is wrapped back into a 28×28 grid with one channel. No number changes; "
     "only the shape does."
 )
 
-stages = activations.stages(am.model, digit.image)
 reshape_layers = [layer for layer in am.model.layers if isinstance(layer, keras.layers.Reshape)]
 flat = activations.as_batch(digit.image)[0]  # (784,)
 

@@ -130,3 +130,32 @@ def test_a_bug_on_the_xla_path_is_not_swallowed(tiny, digits):
     with pytest.raises(ValueError, match="a real bug"):
         runner.stages(digits[:1])
     assert runner.xla  # a bug does not silently switch the fast path off
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_lab_session_of_models_does_not_warn_of_retracing(monkeypatch, digits):
+    """Seven models, each read once per stage and scored in bulk (a lab session): TensorFlow's "tf.function
+    retracing" warning counts all functions made from the same code together, so runners built from one
+    lambda tripped it after five models. Each runner's functions are counted on their own now."""
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function as pf
+
+    # a fresh counter: earlier tests in this process may have used up TensorFlow's two warnings per function
+    monkeypatch.setattr(pf, "_frequent_tracing_detector_manager", pf._FrequentTracingDetectorManager())
+    collect = _Collect()
+    logging.getLogger("tensorflow").addHandler(collect)
+    try:
+        for units in range(4, 11):
+            m = models.build_model(models.ModelConfig(dense=(models.DenseSpec(units),)), seed=units)
+            activations.stages(m, digits[0])
+            activations.probabilities(m, digits)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(collect)
+    assert not [m for m in collect.messages if "retracing" in m]
