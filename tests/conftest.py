@@ -64,7 +64,8 @@ def app_url(tmp_path_factory, browser):
     """Start ``streamlit run app.py`` on a free port with this venv's Python; yield its URL; stop it."""
     port = free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    # One training at a time whatever the machine's cores (tests/test_browser_queue.py counts on it).
+    env = dict(os.environ, PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", MNISTVIZ_TRAIN_SLOTS="1")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            # no file watcher: nothing is edited during a test, and on a busy machine an inotify overflow
