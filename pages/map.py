@@ -11,7 +11,7 @@ from pages import shared
 @st.cache_resource(show_spinner=False, max_entries=8)
 def map_figures(model_key: str, _emb: embedding.Embedding) -> dict[str, dict]:
     """The three maps as Plotly dicts, built once per model (the input's marker is added per run)."""
-    return {depth: embedding.map_figure(_emb, depth) for depth in embedding.DEPTHS}
+    return {depth: figures.maps.map_figure(_emb, depth) for depth in embedding.DEPTHS}
 
 
 def _follow_clicked_digit(chart_key: str) -> None:
@@ -60,7 +60,7 @@ base = map_figures(am.id, emb)
 for col, depth in zip(st.columns(3), embedding.DEPTHS):
     key = f"map_{depth}"
     with col:
-        st.plotly_chart(embedding.with_input(base[depth], places[depth], label), width="stretch", key=key,
+        st.plotly_chart(figures.maps.with_input(base[depth], places[depth], label), width="stretch", key=key,
                         on_select=lambda key=key: _follow_clicked_digit(key), selection_mode="points")
 
 st.subheader("Your input")

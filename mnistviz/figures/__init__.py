@@ -7,13 +7,14 @@
 - ``conv``: convolution and pooling (kernel mosaic, channel contributions, pooling windows, number grids);
 - ``dense``: flatten, dense units and logits;
 - ``model``: the whole architecture;
-- ``training``: the lab (training curves, run comparison, confusion matrix, per-digit accuracy, gallery).
+- ``training``: the lab (training curves, run comparison, confusion matrix, per-digit accuracy, gallery);
+- ``maps``: the Map page (digits placed at one depth, the input as a star).
 """
 
-from . import conv, data, dense, model, training
+from . import conv, data, dense, maps, model, training
 from .images import (DIVERGING, INK, SEQUENTIAL, compact, digit_heatmap, heatmap, mosaic, mosaic_rgb, outline,
                      picture, png_bytes, png_data_uri, probability_bars, tile, tile_coordinates)
 
-__all__ = ["conv", "data", "dense", "model", "training", "DIVERGING", "INK", "SEQUENTIAL", "compact",
+__all__ = ["conv", "data", "dense", "maps", "model", "training", "DIVERGING", "INK", "SEQUENTIAL", "compact",
            "digit_heatmap", "heatmap", "mosaic", "mosaic_rgb", "outline", "picture", "png_bytes", "png_data_uri",
            "probability_bars", "tile", "tile_coordinates"]
