@@ -4,18 +4,15 @@ import keras
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, figures
+from mnistviz import figures
 from mnistviz import dense_inspect as di
-from pages.components import keras_line, npy_download
-from pages.shared import active_model, current_input, next_link, stage_header
+from pages.components import keras_line, npy_download, stage_page
+from pages.shared import next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
 COURSE_DROPOUT = "dropout = tf.keras.layers.Dropout(rate=0.4)(dense, training=is_training)"
 
-st.title("6 · Dense and dropout")
-digit = current_input()
-am = active_model()
-stages = activations.stages(am.model, digit.image)
+digit, am, stages = stage_page("6 · Dense and dropout")
 by_name = {s.name: s for s in stages}
 blocks = di.hidden_dense_blocks([s.kind for s in stages], [s.name for s in stages])
 

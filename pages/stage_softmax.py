@@ -4,18 +4,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnistviz import activations, figures
+from mnistviz import figures
 from mnistviz import dense_inspect as di
-from pages.components import keras_line, npy_download
-from pages.shared import active_model, current_input, stage_header
+from pages.components import keras_line, npy_download, stage_page
+from pages.shared import stage_header
 
 COURSE_LOGITS = "logits = tf.keras.layers.Dense(self.output_size, name='logits')(dropout)"
 COURSE_SOFTMAX = "self.probs = tf.nn.softmax(logits, name='probs')"
 
-st.title("7 · Logits and softmax")
-digit = current_input()
-am = active_model()
-stages = activations.stages(am.model, digit.image)
+digit, am, stages = stage_page("7 · Logits and softmax")
 kinds = [s.kind for s in stages]
 
 if "Softmax" not in kinds or kinds.index("Softmax") == 0 or kinds[kinds.index("Softmax") - 1] != "Dense":
