@@ -178,8 +178,10 @@ def active_model() -> ActiveModel:
     entry = model_shelf().active
     if entry is not None:
         return ActiveModel(entry.key, entry.model, entry.config, entry.label)
-    return ActiveModel(_default_model_id(), default_model(), mmodels.PRESETS["default"].config,
-                       "default model (course CNN, pretrained on the bundled sample)")
+    am = ActiveModel(_default_model_id(), default_model(), mmodels.PRESETS["default"].config,
+                     "default model (course CNN, pretrained on the bundled sample)")
+    digit_map(am, wait=False)  # the first page anyone opens starts the default model's map, before strokes need it
+    return am
 
 
 def _use_chosen_model() -> None:
