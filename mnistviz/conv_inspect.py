@@ -158,3 +158,16 @@ def samples_per_class(x: np.ndarray, y: np.ndarray, per_class: int = 10, seed: i
         imgs += [np.zeros((28, 28), np.float32)] * (per_class - len(imgs))
         picks.extend(imgs)
     return np.stack(picks, axis=-1)
+
+
+# --- a clicked feature-map pixel ---------------------------------------------------------------------
+
+def clicked_unit(points: list[dict]) -> tuple[int, int, int] | None:
+    """The ``(map, row, col)`` of the first clicked point of a ``figures.conv.clickable_mosaic``
+    selection (Streamlit's ``selection.points``: each point carries its unit in ``customdata``);
+    None when nothing of the mosaic is selected."""
+    for p in points:
+        unit = p.get("customdata")
+        if unit is not None and len(unit) == 3:
+            return int(unit[0]), int(unit[1]), int(unit[2])
+    return None

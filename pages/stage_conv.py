@@ -5,11 +5,21 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures
+from mnistviz import receptive_field as rf
 from mnistviz import convarith as ca
 from pages.components import keras_line, npy_download
 from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
+
+
+def _follow_clicked_pixel(chart_key: str, layer_name: str) -> None:
+    """A clicked feature-map pixel becomes the filter, row and column below (a callback: it runs before
+    those widgets are drawn; the sliders stay the keyboard way)."""
+    unit = conv_inspect.clicked_unit(st.session_state[chart_key].selection.points)
+    if unit is not None:
+        ss = st.session_state
+        ss[f"conv_f_{layer_name}"], ss[f"conv_row_{layer_name}"], ss[f"conv_col_{layer_name}"] = unit
 
 
 digit = current_input()
@@ -61,10 +71,12 @@ grid_h = 90 + 60 * int(np.ceil(n_filters / COLS))
 g1, g2 = st.columns(2)
 g1.plotly_chart(figures.conv.kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
                                                   "red +, blue −", grid_h, COLS), width="stretch", key="conv_kernels")
-g2.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Feature maps (same order; each to its own max)",
-                               height=grid_h), width="stretch", key="conv_maps")
+maps_key = f"conv_maps_{name}"
+g2.plotly_chart(figures.conv.clickable_mosaic(out.array[0], COLS, "Feature maps (same order; each to its own max)",
+                                              grid_h), width="stretch", key=maps_key, selection_mode="points",
+                on_select=lambda: _follow_clicked_pixel(maps_key, name))
 st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left). Hover a kernel "
-           "for its filter number.")
+           "for its filter number. **Click a pixel of a feature map** to see below where it looks and how it is computed.")
 
 # --- one filter up close and one pixel's arithmetic ------------------------------------------------
 st.subheader("One filter up close")
@@ -99,6 +111,22 @@ with u3:
     st.plotly_chart(figures.outline(fig, r, c), width="stretch", key="conv_map_big")
 st.caption("The orange square on the input is the window the kernel covers for the output pixel marked on the map. "
            + ("Outside the image the padding is 0." if layer.padding == "same" else ""))
+
+field = rf.field_of(am.model, name)
+top, bottom, left, right = field.window(r, c)
+v1, v2 = st.columns([1, 2])
+v1.plotly_chart(figures.outline(figures.heatmap(digit.image.reshape(28, 28), title=f"Where unit ({r}, {c}) looks",
+                                                height=330, hover="pixel %{z:.2f}"),
+                                top, left, bottom - top, right - left, colour="#f03e3e"),
+                width="stretch", key="conv_field")
+v2.markdown(
+    f"**Receptive field.** One {name} unit depends on a **{field.size[0]}×{field.size[1]}** patch of the digit "
+    f"(red on the left; clipped at the border: rows {top}–{bottom - 1}, columns {left}–{right - 1}); neighbouring "
+    f"units' patches start {field.jump[0]} pixel(s) apart. Each layer widens it by its kernel (or pooling window) "
+    "times the distance between the units it reads:\n\n"
+    + "\n".join(f"- `{f_.layer}` ({f_.kind}): " + ("the whole image" if f_.whole else f"{f_.size[0]}×{f_.size[1]} pixels")
+                for f_ in rf.fields(am.model) if f_.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"))
+)
 
 st.markdown(f"#### How output pixel ({r}, {c}) of filter {f} is computed")
 a1, a2, a3 = st.columns(3)

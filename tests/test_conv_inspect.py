@@ -134,3 +134,18 @@ def test_samples_per_class():
     for d in range(10):  # ordered digit by digit: each block of 4 maps is one class
         block = maps[..., 4 * d:4 * d + 4]
         assert all(any(np.array_equal(block[..., j], x) for x in ds.x_train[ds.y_train == d]) for j in range(4))
+
+
+def test_clicked_unit_reads_the_mosaic_points_map_row_and_column():
+    from mnistviz.figures.conv import clickable_mosaic
+
+    maps = np.random.default_rng(0).random((6, 5, 11)).astype(np.float32)  # 11 maps of 6×5, 4 per row
+    fig = clickable_mosaic(maps, 4, "maps", 300)
+    layer = fig.data[1]
+    assert len(layer.customdata) == 6 * 5 * 11
+    i = next(j for j, u in enumerate(layer.customdata) if tuple(u) == (9, 4, 3))
+    # map 9 is in mosaic row 2, column 1; each mosaic pixel is 4 screen pixels (upscale), borders 1 pixel
+    assert (layer.x[i], layer.y[i]) == ((1 * 6 + 3) * 4 + 1.5, (2 * 7 + 4) * 4 + 1.5)
+    assert ci.clicked_unit([{"x": layer.x[i], "y": layer.y[i], "customdata": list(layer.customdata[i])}]) == (9, 4, 3)
+    assert ci.clicked_unit([{"x": 1.0, "y": 2.0}]) is None  # a point of another trace
+    assert ci.clicked_unit([]) is None

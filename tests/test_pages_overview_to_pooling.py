@@ -119,10 +119,20 @@ def test_conv_page_conv1_conv2_random_and_filter_off():
     m = metrics(at)
     assert m["Output shape"] == "(1, 28, 28, 32)" and m["Parameters"] == "832"
     assert any("the same number" in s.value for s in at.success)  # hand arithmetic == Keras
-    maps0 = chart(at, "conv_maps")["data"][0]["source"]
+    maps0 = chart(at, "conv_maps_conv1")["data"][0]["source"]
     assert "conv_after" in {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    # the mosaic's click layer: one point per map pixel, carrying its (map, row, col)
+    units = arr(chart(at, "conv_maps_conv1")["data"][1]["customdata"]).reshape(-1, 3)
+    assert len(units) == 32 * 28 * 28 and units.max(axis=0).tolist() == [31, 27, 27]
+    # what a click on map 5's pixel (3, 2) does (the chart's callback), then the window on the digit
+    at.session_state["conv_f_conv1"], at.session_state["conv_row_conv1"], at.session_state["conv_col_conv1"] = 5, 3, 2
+    at.run()
+    assert any("How output pixel (3, 2) of filter 5" in md.value for md in at.markdown)
+    box = chart(at, "conv_field")["layout"]["shapes"][0]
+    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (-0.5, 4.5, 0.5, 5.5)  # rows 1-5, cols 0-4 (clipped at the left)
+    assert any("**5×5** patch" in md.value for md in at.markdown)
     pick_digit(at, OTHER_INDEX)
-    assert chart(at, "conv_maps")["data"][0]["source"] != maps0
+    assert chart(at, "conv_maps_conv1")["data"][0]["source"] != maps0
     assert any("the same number" in s.value for s in at.success)
 
     at.session_state["conv_layer"] = "conv2"
@@ -131,6 +141,7 @@ def test_conv_page_conv1_conv2_random_and_filter_off():
     m = metrics(at)
     assert m["Output shape"] == "(1, 14, 14, 64)" and m["Parameters"] == "51,264"
     assert any("the same number" in s.value for s in at.success)
+    assert any("**14×14** patch" in md.value and "`pool1` (MaxPooling2D): 6×6 pixels" in md.value for md in at.markdown)
     contrib = chart(at, "conv_contrib")["data"][0]
     assert len(contrib["x"]) == 32  # one bar per input channel
     assert chart(at, "conv_random_maps")["data"][0]["source"] != chart(at, "conv_trained_maps")["data"][0]["source"]

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..convarith import fmt
-from .images import DIVERGING, compact, heatmap, tile, tile_coordinates
+from .images import DIVERGING, compact, heatmap, mosaic, tile, tile_coordinates
 
 
 def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int, cols: int = 8) -> go.Figure:
@@ -26,6 +26,23 @@ def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int, 
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title, plot_bgcolor="white")
+    return fig
+
+
+def clickable_mosaic(maps: np.ndarray, cols: int, title: str, height: int, upscale: int = 4) -> go.Figure:
+    """Feature maps ``(H, W, C)`` as the one-image ``mosaic``, with one transparent WebGL point over each
+    map pixel so a click reports it: its ``customdata`` is ``(map, row, col)`` (a heatmap or image
+    trace emits no point selection in Streamlit)."""
+    fig = mosaic(maps, cols=cols, title=title, height=height, upscale=upscale)
+    unit = tile_coordinates(np.shape(maps), cols).astype(np.int16)  # (mosaic rows, mosaic cols, 3)
+    ys, xs = np.nonzero(unit[..., 0] >= 0)
+    centre = (upscale - 1) / 2  # the image trace draws mosaic pixel (y, x) on screen pixels y·upscale…
+    fig.add_trace(go.Scattergl(x=(xs * upscale + centre).astype(np.float32), y=(ys * upscale + centre).astype(np.float32),
+                               customdata=unit[ys, xs], mode="markers",
+                               marker=dict(size=max(2, upscale + 1), color="rgba(0,0,0,0)", symbol="square"),
+                               hovertemplate="map %{customdata[0]}, row %{customdata[1]}, col %{customdata[2]}"
+                                             "<extra></extra>", showlegend=False))
+    fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
 
 
