@@ -42,7 +42,7 @@ def clickable_mosaic(maps: np.ndarray, cols: int, title: str, height: int, upsca
                                marker=dict(size=max(2, upscale + 1), color="rgba(0,0,0,0)", symbol="square"),
                                hovertemplate="map %{customdata[0]}, row %{customdata[1]}, col %{customdata[2]}"
                                              "<extra></extra>", showlegend=False))
-    fig.update_layout(clickmode="event+select", dragmode=False)
+    fig.update_layout(clickmode="event+select")
     return fig
 
 
