@@ -13,15 +13,6 @@ from pages.shared import active_model, current_input, next_link, stage_header, u
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
 
 
-def _follow_clicked_pixel(chart_key: str, layer_name: str) -> None:
-    """A clicked feature-map pixel becomes the filter, row and column below (a callback: it runs before
-    those widgets are drawn; the sliders stay the keyboard way)."""
-    unit = conv_inspect.clicked_unit(st.session_state[chart_key].selection.points)
-    if unit is not None:
-        ss = st.session_state
-        ss[f"conv_f_{layer_name}"], ss[f"conv_row_{layer_name}"], ss[f"conv_col_{layer_name}"] = unit
-
-
 digit = current_input()
 am = active_model()
 
@@ -72,11 +63,10 @@ g1, g2 = st.columns(2)
 g1.plotly_chart(figures.conv.kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
                                                   "red +, blue −", grid_h, COLS), width="stretch", key="conv_kernels")
 maps_key = f"conv_maps_{name}"
-g2.plotly_chart(figures.conv.clickable_mosaic(out.array[0], COLS, "Feature maps (same order; each to its own max)",
-                                              grid_h), width="stretch", key=maps_key, selection_mode="points",
-                on_select=lambda: _follow_clicked_pixel(maps_key, name))
+g2.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Feature maps (same order; each to its own max)",
+                               height=grid_h), width="stretch", key=maps_key)
 st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left). Hover a kernel "
-           "for its filter number. **Click a pixel of a feature map** to see below where it looks and how it is computed.")
+           "for its filter number.")
 
 # --- one filter up close and one pixel's arithmetic ------------------------------------------------
 st.subheader("One filter up close")
