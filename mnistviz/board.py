@@ -45,9 +45,9 @@ def available() -> bool:
 
 
 def _client():
-    from .jobs_rq import connect, redis_url
+    from .jobs_rq import redis_url, shared_client
 
-    return connect(redis_url())
+    return shared_client(redis_url())
 
 
 def _redis_call(fn):
@@ -91,10 +91,6 @@ def entries() -> list[BoardEntry]:
         except (TypeError, ValueError):
             continue
     return out
-
-
-def teacher_key_set() -> bool:
-    return bool(os.environ.get("MNISTVIZ_TEACHER_KEY"))
 
 
 def clear(teacher_key: str | None) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import probabilities
-from .data import scale
+from .data import INPUT_SIDE, scale
 from .userdata import Digits
 
 MIX_DIGITS = 1000  # sample digits mixed in per epoch, so the model keeps what it knew
@@ -81,8 +81,8 @@ def _training_set(own: Digits, mix_x: np.ndarray, mix_y: np.ndarray, seed: int) 
     pick = rng.choice(len(mix_x), size=min(MIX_DIGITS, len(mix_x)), replace=False)
     n_own = max(len(own), int(round(len(pick) * OWN_SHARE / (1 - OWN_SHARE))))
     own_idx = np.resize(np.arange(len(own)), n_own)
-    own_x = scale(own.x[own_idx]).reshape(-1, 28, 28, 1)
-    own_x = np.asarray(augmenter(seed)(own_x, training=True)).reshape(-1, 28, 28)
+    own_x = scale(own.x[own_idx]).reshape(-1, INPUT_SIDE, INPUT_SIDE, 1)
+    own_x = np.asarray(augmenter(seed)(own_x, training=True)).reshape(-1, INPUT_SIDE, INPUT_SIDE)
     x = np.concatenate([scale(mix_x[pick]), np.clip(own_x, 0.0, 1.0)])
     y = np.concatenate([np.asarray(mix_y)[pick], own.y[own_idx]]).astype(np.int32)
     order = rng.permutation(len(x))

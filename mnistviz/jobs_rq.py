@@ -102,6 +102,14 @@ _CLIENTS: dict[str, object] = {}  # keyed by URL: one connection pool per Redis 
 _CLIENTS_LOCK = threading.Lock()
 
 
+def shared_client(url: str):
+    """This process's one ``connect(url)`` client (and so one connection pool) per Redis URL."""
+    with _CLIENTS_LOCK:
+        if url not in _CLIENTS:
+            _CLIENTS[url] = connect(url)
+        return _CLIENTS[url]
+
+
 class RQQueue:
     """The ``TrainingQueue`` protocol on Redis + RQ. Every method raises ``QueueUnavailable`` (one
     sentence) when Redis does not answer within a second or so."""
@@ -125,10 +133,7 @@ class RQQueue:
         url = url or redis_url()
         if not url:
             raise QueueUnavailable("No training queue is configured (MNISTVIZ_REDIS_URL is not set).")
-        with _CLIENTS_LOCK:
-            if url not in _CLIENTS:
-                _CLIENTS[url] = connect(url)
-            client = _CLIENTS[url]
+        client = shared_client(url)
         q = cls(client, ceiling, _where(url), store)
         q._call(client.ping)
         return q

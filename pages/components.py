@@ -51,6 +51,9 @@ def handwriting() -> HandwritingSet:
 
 # --- links that open a lesson (mnistviz.links) ---------------------------------------------------
 
+LAB_KEYS = frozenset(f.url for f in lab_settings.FIELDS)  # the lab's own URL parameters
+
+
 def _page_path(lesson: lessons.Lesson) -> str:
     return "" if lesson.default else PurePath(lesson.path).stem
 
@@ -63,12 +66,11 @@ def open_link() -> links.LinkView:
 
     ss = st.session_state
     params = st.query_params.to_dict()
-    other = frozenset(f.url for f in lab_settings.FIELDS)
-    applied = frozenset((k, v) for k, v in params.items() if k not in other)
+    applied = frozenset((k, v) for k, v in params.items() if k not in LAB_KEYS)
     if applied and applied != ss.get("link_applied"):
         ds = shared.dataset()  # before any change: on a server's first visit it reruns the script once
         ss["link_applied"] = applied
-        view, notes = links.read_view(params, len(ds.x_test), other)
+        view, notes = links.read_view(params, len(ds.x_test), LAB_KEYS)
         if view.model is not None:
             notes += _use_preset(view.model)
         index = view.digit
@@ -129,8 +131,7 @@ def share_view(lesson: lessons.Lesson, view: links.LinkView) -> None:
             fixed = replace(fixed, model=active.name)
         elif active is not None:
             st.caption("Your own models stay yours: the link opens on the default model.")
-        lab_keys = {f.url for f in lab_settings.FIELDS}
-        other = {k: v for k, v in st.query_params.to_dict().items() if k in lab_keys}
+        other = {k: v for k, v in st.query_params.to_dict().items() if k in LAB_KEYS}
         paths = frozenset(PurePath(p.path).stem for p in lessons.LESSONS)
         url = links.share_url(links.app_base(st.context.url, paths), _page_path(lesson),
                               {**other, **links.view_params(fixed)})

@@ -133,13 +133,8 @@ def latest_drawing() -> tuple[np.ndarray, np.ndarray] | None:
     return st.session_state.get("draw_latest")
 
 
-def drawing_used(image: np.ndarray, what: str) -> None:
-    """A thumbnail of the drawing a slow section was computed for (it follows new strokes on request)."""
-    st.image(pixels(image, 56), caption=f"{what} this drawing", width=56, clamp=True, output_format="PNG")
-
-
-def _follow_latest(section: str) -> None:
-    st.session_state[f"{section}_on"] = True
+def _explain_latest() -> None:
+    st.session_state["explain_on"] = True
 
 
 @st.fragment
@@ -148,7 +143,7 @@ def explain(model) -> None:
     (and for the latest drawing each time this section's own controls change), not on every stroke."""
     st.subheader("What made it decide")
     st.button("Explain my latest drawing", key="explain_go", icon=":material/refresh:",
-              on_click=_follow_latest, args=("explain",),
+              on_click=_explain_latest,
               help="Covering 784 patches takes a moment, so this section follows your strokes when you ask.")
     latest = latest_drawing()
     if latest is None or not st.session_state.get("explain_on"):
@@ -159,8 +154,8 @@ def explain(model) -> None:
     pred = int(proba.argmax())
     runner_up = int(np.argsort(proba)[-2])
     c0, c1, c2 = st.columns([0.5, 1.5, 1.5])
-    with c0:
-        drawing_used(image, "For")
+    # a thumbnail of the drawing these maps are for (the section follows new strokes on request)
+    c0.image(pixels(image, 56), caption="For this drawing", width=56, clamp=True, output_format="PNG")
     method = c1.radio("Method", ["Cover a patch", "Gradient"], horizontal=True, key="explain_method",
                       help="Cover a patch: hide a 6×6 square everywhere and see how much the probability drops. "
                            "Gradient: how much a tiny change of each pixel would move the probability.")
