@@ -43,10 +43,17 @@ def conv_layers(model) -> list:
 
 
 def pool_layers(model) -> list:
-    """The model's ``MaxPooling2D`` layers, in order."""
+    """The model's ``MaxPooling2D`` and ``AveragePooling2D`` layers, in order."""
     import keras
 
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    return [layer for layer in model.layers if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D))]
+
+
+def pool_mode(layer) -> str:
+    """``"average"`` for an ``AveragePooling2D`` layer, ``"max"`` otherwise (``convarith.pool2d``'s modes)."""
+    import keras
+
+    return "average" if isinstance(layer, keras.layers.AveragePooling2D) else "max"
 
 
 def feeding_stage(stage_names: list[str], name: str) -> str:

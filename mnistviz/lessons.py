@@ -142,6 +142,17 @@ def lessons_for_layers(layers: Sequence) -> list[Lesson]:
     return out
 
 
+def unfamiliar_layers(layers: Sequence, page: Lesson) -> list[str]:
+    """Names of the layers of ``layers`` explained on ``page`` that have no page of their own (e.g. an uploaded
+    model's ``BatchNormalization`` or ``Activation``): the page shows them in a plain view (shape,
+    parameters, values). ``Dropout`` is left out: the dense page teaches it."""
+    import keras
+
+    return [layer.name for layer, taught in zip(layers, lessons_for_layers(layers))
+            if taught == page and _stage_of_class(type(layer)) is None
+            and not isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer))]
+
+
 def lesson_for_kind(kind: str) -> Lesson:
     """The page that explains a layer class given by its name (``Stage.kind``, e.g. "MaxPooling2D");
     the Overview for a class Keras does not know."""

@@ -137,3 +137,67 @@ def share_view(lesson: lessons.Lesson, view: links.LinkView) -> None:
                               {**other, **links.view_params(fixed)})
         st.code(url, language=None, wrap_lines=True)
         ss["share_url"] = url
+
+
+# --- a person's own model (mnistviz.model_upload) ---------------------------------------------------
+
+def model_uploader() -> None:
+    """Upload a ``.keras`` model: checked and loaded in safe mode, it becomes this session's active model
+    (on this session's shelf only, never anyone else's). A rejected file changes nothing and says why."""
+    from mnistviz import model_upload
+    from pages import shared
+
+    ss = st.session_state
+    up = st.file_uploader(f"Your own Keras model (.keras, at most {model_upload.MAX_UPLOAD_MB} MB)", type=["keras"],
+                          key="model_upload", max_upload_size=model_upload.MAX_UPLOAD_MB,
+                          help="Input (None, 784), (None, 28, 28) or (None, 28, 28, 1); 10 outputs (logits or "
+                               "softmax). Loaded with Keras' safe mode: no Lambda layers or custom objects.")
+    if up is None:
+        return
+    raw = up.getvalue()
+    shelf = shared.model_shelf()
+    done = ss.get("model_upload_done")
+    if done and done[0] == up.file_id:  # this file was read on an earlier run
+        if done[1]:
+            st.error(done[1], icon=":material/error:")
+        return
+    try:
+        with st.spinner("Checking the model…"):
+            loaded = model_upload.read_uploaded_model(raw)
+    except model_upload.UploadError as exc:
+        ss["model_upload_done"] = (up.file_id, f"{up.name}: {exc}")
+        st.error(f"{up.name}: {exc}", icon=":material/error:")
+        return
+    ss["model_upload_done"] = (up.file_id, None)
+    label = f"Uploaded: {up.name} ({loaded.params:,} parameters)"
+    shelf.use(shelf.add(ShelfModel(loaded.key, up.name, label, loaded.model, None, source="upload",
+                                   meta={"added": loaded.added, "input_shape": loaded.input_shape})).key)
+    ss["model_upload_note"] = f"{up.name} is now your active model. {model_upload.describe(loaded)}"
+    st.rerun()  # the sidebar's model picker, drawn before this page, shows it from the next run on
+
+
+def unfamiliar_layers(page_file: str, am: ActiveModel, stages: list[activations.Stage]) -> None:
+    """The layers this page explains that have no page of their own (an uploaded model's BatchNormalization,
+    Activation, …), each in a plain view: its shape, parameters and the values it hands on."""
+    from mnistviz import figures
+
+    names = lessons.unfamiliar_layers(am.model.layers, lessons.lesson(page_file))
+    by_name = {s.name: s for s in stages}
+    for name in (n for n in names if n in by_name):
+        stage = by_name[name]
+        values = np.asarray(stage.array[0], np.float32)
+        st.subheader(f"{name} ({stage.kind})")
+        st.markdown(f"A **{stage.kind}** layer that this page has no lesson for: it takes the layer before it and "
+                    "rescales or reshapes what it hands on. Its output for this input:")
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Output shape", str(tuple(stage.shape)))
+        c2.metric("Parameters", f"{stage.params:,}")
+        c3.metric("Values", f"{values.min():.3g} … {values.max():.3g}", f"mean {values.mean():.3g}",
+                  delta_color="off", delta_arrow="off")
+        if values.ndim == 3:  # (H, W, C) feature maps: one mosaic image, each map scaled to its own maximum
+            st.plotly_chart(figures.mosaic(values, title=f"{values.shape[2]} maps of {name}, each scaled to its own "
+                                                         "maximum"), width="stretch", key=f"other_{name}")
+        else:
+            st.plotly_chart(figures.dense.unit_grid(values.reshape(-1), title=f"{values.size} values of {name}",
+                                                    height=300), width="stretch", key=f"other_{name}")
+        npy_download(stage.array, f"{name}'s output", name, f"dl_other_{name}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from mnistviz import data, models, pretrained
+from pages.components import model_uploader
 from pages.shared import active_model, dataset
 
 st.title("How a convolutional network reads a handwritten digit")
@@ -41,10 +42,15 @@ with c1.container(border=True):
 with c2.container(border=True):
     st.subheader(":material/neurology: Model in use")
     st.markdown(f"**{am.label}**")
-    config = am.config or models.PRESETS["default"].config
-    rows = models.layer_table(config)
-    st.markdown(" → ".join(r.name for r in rows[1:]))
-    st.caption(f"{models.count_params(config):,} parameters.")
+    if am.config is not None:
+        rows = models.layer_table(am.config)
+        st.markdown(" → ".join(r.name for r in rows[1:]))
+        st.caption(f"{models.count_params(am.config):,} parameters.")
+    else:  # an uploaded model: read its layers from Keras
+        st.markdown(" → ".join(layer.name for layer in am.model.layers[1:]))
+        st.caption(f"{am.model.count_params():,} parameters.")
+    if note := st.session_state.pop("model_upload_note", None):
+        st.success(note, icon=":material/check_circle:")
     if am.is_default and meta:
         scored = (f" On the sample's held-out digits it gets **{meta['test_accuracy']:.2%}** right (sample "
                   "validation accuracy)." if "test_accuracy" in meta else "")
@@ -67,3 +73,11 @@ with s3.container(border=True):
     st.page_link("pages/lab.py", label="Open the lab", icon=":material/science:")
 st.page_link("pages/playground.py", label="Convolution playground: the arithmetic on grids small enough to read",
              icon=":material/calculate:")
+
+st.subheader("Bring your own model")
+st.markdown(
+    "Trained a digit model of your own in Keras? Upload it (`model.save(\"mine.keras\")`) and the whole app looks "
+    "through it: the draw page, the walkthrough (each of its layers on the page of its kind) and the map. It stays "
+    "in your session only; nobody else sees it. Pick *Default (pretrained)* in the sidebar to go back."
+)
+model_uploader()

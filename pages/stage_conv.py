@@ -7,7 +7,7 @@ import streamlit as st
 from mnistviz import activations, conv_inspect, figures
 from mnistviz import receptive_field as rf
 from mnistviz import convarith as ca
-from pages.components import keras_line, npy_download
+from pages.components import keras_line, npy_download, unfamiliar_layers
 from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
@@ -188,4 +188,5 @@ else:
     o2.info("Pick one or more filters to switch off.")
 
 npy_download(out.array, f"{name}'s output", name, "conv_download")
+unfamiliar_layers(__file__, am, list(sd.values()))
 next_link(__file__, am.model)

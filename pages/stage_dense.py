@@ -6,7 +6,7 @@ import streamlit as st
 
 from mnistviz import figures
 from mnistviz import dense_inspect as di
-from pages.components import keras_line, npy_download, stage_page
+from pages.components import keras_line, npy_download, stage_page, unfamiliar_layers
 from pages.shared import next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
@@ -160,4 +160,5 @@ npy_download(out_stage.array, f"the {block.output} activations", block.output, "
 npy_download(w_unit, f"unit #{unit}'s weights", f"{block.dense}_unit{unit}_weights", "dl_unit")
 
 st.divider()
+unfamiliar_layers(__file__, am, stages)
 next_link(__file__, am.model)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from mnistviz import figures
 from mnistviz import dense_inspect as di
-from pages.components import keras_line, npy_download, stage_page
+from pages.components import keras_line, npy_download, stage_page, unfamiliar_layers
 from pages.shared import next_link, stage_header
 
 COURSE_LINE = "pool2_flat = tf.reshape(pool2, [-1, flattened_size])  # Keras: layers.Flatten()"
@@ -112,4 +112,5 @@ st.caption(
 npy_download(flat_stage.array, "the flattened vector", flat_stage.name, "dl_flatten")
 
 st.divider()
+unfamiliar_layers(__file__, am, stages)
 next_link(__file__, am.model)

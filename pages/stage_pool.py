@@ -6,7 +6,7 @@ import streamlit as st
 
 from mnistviz import activations, conv_inspect, figures
 from mnistviz import convarith as ca
-from pages.components import keras_line, npy_download
+from pages.components import keras_line, npy_download, unfamiliar_layers
 from pages.shared import active_model, current_input, next_link, stage_header
 
 COLS = 8
@@ -34,7 +34,11 @@ else:
     src = conv_inspect.feeding_stage(list(sd), name)
     before, after = sd[src], sd[name]
     size = int(layer.pool_size[0])
-    line = keras_line(am.config, name, f"layers.MaxPooling2D(({size}, {size}), strides={layer.strides[0]})")
+    mode = conv_inspect.pool_mode(layer)
+    line = keras_line(am.config, name, f"layers.{type(layer).__name__}(({size}, {size}), strides={layer.strides[0]})")
+    if mode == "average":
+        st.info(f"`{name}` is **average** pooling: each window hands on the mean of its values instead of the "
+                "largest. Everything else on this page works the same way.", icon=":material/info:")
     stage_header(after, f"x = {line}(x)")
     h, w, n_ch = before.shape[1:]
     st.markdown(
@@ -49,9 +53,9 @@ else:
     ch = st.number_input(f"Channel (0-{n_ch - 1})", 0, n_ch - 1, int(strength.argmax()), key=f"pool_ch_{name}",
                          help="Starts at the strongest map for this digit.")
     fmap = before.array[0, ..., ch]
-    pooled = ca.pool2d(fmap, size, int(layer.strides[0]), layer.padding)
+    pooled = ca.pool2d(fmap, size, int(layer.strides[0]), layer.padding, mode=mode)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.output, pooled.argmax(), size,
+    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.output, pooled.argmax() if mode == "max" else None, size,
                                               f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
                     width="stretch", key="pool_before")
     fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: {after.shape[1]}×{after.shape[2]}",
@@ -59,8 +63,11 @@ else:
     c2.plotly_chart(fig, width="stretch", key="pool_after")
     if not np.allclose(pooled.output, after.array[0, ..., ch], atol=1e-6):
         st.warning("The NumPy pooling here differs from Keras' output for this layer.")
-    st.caption("Circles mark where each window's maximum sits (windows below 5 % of the map's peak are left unmarked). "
-               "Each cell on the right is the circled value of one window on the left.")
+    if mode == "max":
+        st.caption("Circles mark where each window's maximum sits (windows below 5 % of the map's peak are left "
+                   "unmarked). Each cell on the right is the circled value of one window on the left.")
+    else:
+        st.caption("Each cell on the right is the mean of one window on the left.")
 
     st.subheader("All maps before and after")
     m1, m2 = st.columns(2)
@@ -108,4 +115,5 @@ e3.caption(f"{int((with_zero.output == 0).sum())} of the 4 maxima are 0, a value
 st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
 st.caption("The Convolution playground lets you change this grid, the pool size and the stride.")
 
+unfamiliar_layers(__file__, am, activations.stages(am.model, digit.image))
 next_link(__file__, am.model)

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from mnistviz import activations, figures
-from pages.components import keras_line, stage_page
+from pages.components import keras_line, stage_page, unfamiliar_layers
 from pages.shared import dataset, next_link, stage_header
 
 digit, am, stages = stage_page("2 · Reshape to NHWC")
@@ -74,4 +74,5 @@ st.caption(
     "turns the −1 into 4, because 1·10·4 = 40."
 )
 
+unfamiliar_layers(__file__, am, stages)
 next_link(__file__, am.model)

@@ -59,12 +59,12 @@ def channel_contributions(per_channel: np.ndarray, selected: int, source: str, h
                                 f"(the window above is channel {selected})")
 
 
-def pool_windows(fmap: np.ndarray, values: np.ndarray, argmax: np.ndarray, size: int, title: str,
+def pool_windows(fmap: np.ndarray, values: np.ndarray, argmax: np.ndarray | None, size: int, title: str,
                  height: int = 420) -> go.Figure:
     """A map ``(H, W)`` before pooling with its size×size windows drawn and each window's max circled.
 
     ``values`` ``(H', W')`` are the pooled maxima and ``argmax`` ``(H', W', 2)`` where each came from;
-    windows below 5 % of the peak are left unmarked.
+    windows below 5 % of the peak are left unmarked. ``argmax=None`` (average pooling): windows only.
     """
     fig = heatmap(fmap, title=title, height=height, hover="value %{z:.3f}")
     out_h, out_w = values.shape
@@ -74,6 +74,8 @@ def pool_windows(fmap: np.ndarray, values: np.ndarray, argmax: np.ndarray, size:
     for j in range(out_w + 1):
         fig.add_shape(type="line", y0=-0.5, y1=out_h * size - 0.5, x0=j * size - 0.5, x1=j * size - 0.5,
                       line=dict(color="white", width=1))
+    if argmax is None:
+        return fig
     rr, cc = argmax[..., 0].ravel(), argmax[..., 1].ravel()
     keep = values.ravel() > 0.05 * max(float(values.max()), 1e-12)
     fig.add_trace(go.Scatter(x=cc[keep], y=rr[keep], mode="markers", name="window max",
