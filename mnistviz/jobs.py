@@ -130,14 +130,23 @@ ESTIMATE_AFTER_S = 2.0  # a few batches and about two seconds have passed
 
 _DATA: dict[str, tuple[object, str]] = {}
 _DATA_LOCK = threading.Lock()
+BUILT_IN_SOURCES = ("auto", "keras", "sample")
+KEEP_OTHER_SOURCES = 4  # people's own uploaded sets (``userdata.saved_for_training`` files) kept loaded
 
 
 def training_data(source: str):
     """``(Dataset, data_id)`` for ``source`` (what ``data.load_data`` takes), loaded once per process.
 
-    The arrays are read-only: every job in this process shares the one copy."""
+    The arrays are read-only: every job in this process shares the one copy. Of the other sources (a
+    person's own ``.npz``) only the ``KEEP_OTHER_SOURCES`` used last stay loaded."""
     with _DATA_LOCK:
+        if source in _DATA and source not in BUILT_IN_SOURCES:
+            _DATA[source] = _DATA.pop(source)  # most recently used last
         if source not in _DATA:
+            if source not in BUILT_IN_SOURCES:  # make room: drop the least recently used uploaded sets
+                others = [s for s in _DATA if s not in BUILT_IN_SOURCES]
+                for old in others[:max(0, len(others) - (KEEP_OTHER_SOURCES - 1))]:
+                    del _DATA[old]
             from .data import load_data
             from .store import data_fingerprint
 

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, figures, models
+from mnistviz import activations, figures, models, userdata
 from mnistviz import experiments as ex
 from mnistviz.figures import training as lf
 from mnistviz.jobs import JobError, JobStatus, TrainRequest, training_data, training_queue
@@ -42,10 +42,46 @@ def lab_session() -> LabSession:
 
 
 def training_request(settings: ex.LabSettings) -> TrainRequest:
-    """What the trainer needs; the data source is the one actually loaded (the sample after a fallback).
-    Reads only what this run computed (``ds``), so callbacks can call it before the next run."""
-    source = ds.source if ds.source in ("keras", "sample") else DATA_SOURCE
-    return TrainRequest(settings.to_config(), settings.to_options(), source, DATA_ID)
+    """What the trainer needs. Reads only what this run computed (``TRAIN_SOURCE``, ``DATA_ID``), so
+    callbacks can call it before the next run."""
+    return TrainRequest(settings.to_config(), settings.to_options(), TRAIN_SOURCE, DATA_ID)
+
+
+def lab_data() -> tuple:
+    """``(Dataset, source, data id)`` the lab trains and scores on: the app's data set, or the person's own
+    ``.npz`` (split 80/20 with a fixed seed and written into the model store's data folder, so a worker
+    on another machine trains on the very same digits; its fingerprint is the data id in the run's key)."""
+    app_ds = dataset()
+    # the source actually loaded (the sample after a fallback)
+    app_source = app_ds.source if app_ds.source in ("keras", "sample") else DATA_SOURCE
+    app_id = training_data(DATA_SOURCE)[1]
+    ss = st.session_state
+    with st.expander("Train on your own digits (.npz)", expanded=ss.get("lab_npz") is not None,
+                     icon=":material/upload_file:"):
+        st.markdown(f"An `.npz` with `x` of shape (N, 28, 28), uint8 0-255 or float 0-1, bright ink on black as in "
+                    f"MNIST, and `y` of shape (N,), labels 0-9; at least {userdata.MIN_TRAIN_DIGITS} digits, at most "
+                    f"{userdata.MAX_UPLOAD_BYTES // 2**20} MB. It is split {1 - userdata.VALIDATION_FRACTION:.0%} to "
+                    f"train, {userdata.VALIDATION_FRACTION:.0%} held out to score the runs. The Teach page downloads "
+                    "your own drawings in this format.")
+        up = st.file_uploader("Your digits (.npz)", type=["npz"], key="lab_npz",
+                              max_upload_size=userdata.MAX_UPLOAD_BYTES // 2**20)
+    if up is None:
+        return app_ds, app_source, app_id
+    read = ss.get("lab_npz_read")
+    if read is None or read[0] != up.file_id:  # read each file once, not on every rerun
+        try:
+            digits = userdata.read_digits(up.getvalue())
+            read = (up.file_id, str(userdata.saved_for_training(digits, ModelStore().root)), None)
+        except userdata.DigitsError as exc:
+            read = (up.file_id, None, f"{up.name}: {exc}")
+        ss["lab_npz_read"] = read
+    if read[2] is not None:
+        st.error(f"{read[2]} The lab keeps training on the app's digits.", icon=":material/error:")
+        return app_ds, app_source, app_id
+    own, data_id = training_data(read[1])
+    st.success(f"Training on your digits from {up.name}: {len(own.x_train):,} to train, {len(own.x_test):,} held "
+               "out. Runs on them are scored on the held-out part.", icon=":material/check_circle:")
+    return own, read[1], data_id
 
 
 def _load_preset() -> None:
@@ -86,9 +122,6 @@ def ctl(where, name: str, **overrides):
 
 lab = lab_session()
 shelf = model_shelf()
-ds = dataset()
-DATA_ID = training_data(DATA_SOURCE)[1]  # the fingerprint of the training split the pages show
-test = TestSplit(ds.x_test, ds.y_test, ds.test_label)
 section = itertools.count(1)  # sections are numbered as they are shown
 
 st.title("Lab: build, train and compare your own network")
@@ -99,6 +132,8 @@ st.markdown(
     "compare, say, an MLP against a CNN, or batch size 32 against 10,000."
 )
 data_caption()
+ds, TRAIN_SOURCE, DATA_ID = lab_data()  # DATA_ID: the fingerprint of the training split
+test = TestSplit(ds.x_test, ds.y_test, ds.test_label)
 digit = current_input()
 if lab.link_note:
     st.warning(lab.link_note, icon=":material/link:")

@@ -243,3 +243,39 @@ def test_keras_code_is_shown_and_builds_the_same_model():
     exec(code.replace("model.summary()", ""), scope)
     config = _settings(at).to_config()
     assert scope["model"].count_params() == models.count_params(config)
+
+
+def _npz(**arrays) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_train_on_your_own_digits_from_an_npz(private_store):
+    from mnistviz import data
+
+    sample = data.load_sample()
+    x, y = sample.x_train[:300], sample.y_train[:300]
+    at = _open()
+    at.file_uploader(key="lab_npz").set_value(("bad.npz", _npz(x=x, y=y + 5), "application/octet-stream")).run()
+    assert not at.exception
+    assert any("bad.npz: y's labels must be digits 0-9" in e.value for e in at.error)  # one sentence, nothing lost
+    at.file_uploader(key="lab_npz").set_value(("mine.npz", _npz(x=x, y=y), "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert any("Training on your digits from mine.npz: 240 to train, 60 held out" in s.value for s in at.success)
+    saved = list((private_store / "data").glob("*.npz"))
+    assert len(saved) == 1  # in the store, where a worker on another machine reads it
+    _set(at, blocks=0, units=16, epochs=1, batch_size=64)
+    at.button(key="lab_train").click().run()
+    _until_done(at)
+    run = _lab(at).runs[0]
+    assert run.test_label == "test split of " + saved[0].name + " (60)"
+    assert len(run.extra["evaluation"].predictions) == 60  # scored on the held-out part of the person's digits
+    from mnistviz.jobs import training_data
+    from mnistviz.store import model_key
+
+    own_id = training_data(str(saved[0]))[1]
+    assert own_id != training_data("sample")[1]
+    assert run.key == model_key(run.config, run.options, own_id)  # the data's fingerprint is in the store key
