@@ -50,7 +50,7 @@ def _shape_text(shape) -> str:
 
 
 def _load_in_safe_mode(raw: bytes):
-    import keras
+    from .store import StoreError, load_model_checked
 
     if not zipfile.is_zipfile(BytesIO(raw)):
         raise UploadError("This file is not a Keras model: a .keras file is a zip archive, and this one is not "
@@ -70,9 +70,9 @@ def _load_in_safe_mode(raw: bytes):
         path = Path(tmp) / "uploaded.keras"
         path.write_bytes(raw)
         try:
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:  # noqa: BLE001 - each failure gets its own sentence below
-            text = str(exc)
+            return load_model_checked(path)  # the app's one loader: Keras' safe mode
+        except StoreError as exc:
+            text = str(exc.__cause__ or exc)
             if "lambda" in text.lower() or "safe_mode" in text:
                 raise UploadError("This model has a Lambda layer (Python code inside the file), which the app "
                                   "does not run, for safety (Keras' safe mode). Replace it with a built-in "
@@ -80,7 +80,7 @@ def _load_in_safe_mode(raw: bytes):
             if "Could not locate" in text or "custom" in text.lower() or "Unknown" in text:
                 raise UploadError("This model uses a custom layer or object that is not part of Keras, so it "
                                   "cannot be loaded here safely. Use Keras' built-in layers only.") from exc
-            raise UploadError(f"Keras could not load this model ({type(exc).__name__}: "
+            raise UploadError(f"Keras could not load this model ({type(exc.__cause__ or exc).__name__}: "
                               f"{text.splitlines()[0][:200] if text else 'no detail'}).") from exc
 
 

@@ -12,6 +12,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
+from pages.components import canvas_toolbar_always_visible
 from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280
@@ -243,6 +244,9 @@ def live(am) -> None:
     model = am.model
     left, right = st.columns([1, 1.15], gap="large")
     with left:
+        # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view
+        # the prediction stays in sight while drawing.
+        answer = st.empty()
         result = read_input()
     if result is None or result.blank:
         right.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
@@ -254,8 +258,7 @@ def live(am) -> None:
     digit = int(proba.argmax())
     use_drawing(result.image)
     st.session_state["draw_latest"] = (result.image, proba)
-    with left:  # right under the canvas: on a phone the columns stack, and the answer stays in sight
-        st.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
+    answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
     with right:
         for note in result.warnings:
             st.warning(note, icon=":material/warning:")
@@ -274,6 +277,7 @@ st.markdown("Draw a digit and watch a convolutional network read it: your stroke
             "probabilities, updated after every stroke.")
 active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
+canvas_toolbar_always_visible()
 live(active)
 explain(active.model)
 nudge(active.model)

@@ -48,8 +48,9 @@ st.caption(
 )
 
 st.subheader("Walk through it")
-cols = st.columns(4)
 for i, lesson in enumerate(lessons.STAGES):
+    if i % 4 == 0:  # a new row of four: on a phone the columns stack, and the links still read 1, 2, 3, …
+        cols = st.columns(4)
     with cols[i % 4]:
         st.page_link(lesson.path, label=lesson.title, icon=":material/arrow_forward:", disabled=lesson not in taught,
                      help=None if lesson in taught else "The active model has no such stage.")

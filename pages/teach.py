@@ -11,7 +11,7 @@ from mnistviz import activations, figures, userdata
 from mnistviz.finetune import MIX_DIGITS, OWN_SHARE, Busy, fine_tune, weights_key
 from mnistviz.preprocess import preprocess_image
 from mnistviz.shelf import ShelfModel
-from pages.components import handwriting
+from pages.components import canvas_toolbar_always_visible, handwriting
 from pages.shared import active_model, dataset, model_shelf
 
 CANVAS_SIDE = 240
@@ -55,6 +55,7 @@ def use_fine_tuned() -> None:
 # --- 1 · your digits ----------------------------------------------------------------------------
 st.header("1 · Draw a digit and say which it is")
 left, right = st.columns([1, 1])
+canvas_toolbar_always_visible()
 with left:
     canvas = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
                        width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import DRAW_PAGE, canvas_box, clear_canvas, metric_value, oval, vertical_stroke, wait_for_idle
+from browser_support import DRAW_PAGE, canvas_box, metric_value, oval, vertical_stroke, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +24,12 @@ def touch_stroke(page, cdp, points: list[tuple[float, float]], steps: int = 4) -
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
+def scrolled(page) -> list[float]:
+    """How far the document and Streamlit's scrolling containers are scrolled."""
+    return page.evaluate("""() => [window.scrollY, ...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stAppViewContainer"]')].map(e => e.scrollTop)]""")
+
+
 def scrolls_sideways(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
 
@@ -38,13 +44,19 @@ def test_draw_a_one_and_a_zero_by_touch(browser, app_url, screenshot_dir):
         cdp = context.new_cdp_session(page)
         canvas_box(page)
         wait_for_idle(page)
-        scroll_before = page.evaluate("() => window.scrollY")
+        page.locator("canvas.upper-canvas").first.scroll_into_view_if_needed()  # as a person brings it into view
+        scroll_before = scrolled(page)
         touch_stroke(page, cdp, vertical_stroke())
         expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
-        assert page.evaluate("() => window.scrollY") == scroll_before  # drawing did not scroll the page
+        expect(metric_value(page, "Prediction")).to_be_in_viewport()  # the answer in sight while drawing
+        assert scrolled(page) == scroll_before  # drawing did not scroll the page
         assert not scrolls_sideways(page)
         page.screenshot(path=screenshot_dir / "phone_draw_one.png")
-        clear_canvas(page)
+        # the canvas's own undo, redo and clear show without hovering (a finger never hovers)
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')].some(
+            h => h.shadowRoot && h.shadowRoot.querySelector('.dc-toolbar')
+                 && getComputedStyle(h.shadowRoot.querySelector('.dc-toolbar')).opacity === '1')""", timeout=10_000)
+        page.get_by_role("button", name="Reset canvas & history").first.tap()
         expect(metric_value(page, "Prediction")).to_have_count(0, timeout=60_000)
         touch_stroke(page, cdp, oval())
         expect(metric_value(page, "Prediction")).to_have_text("0", timeout=60_000)

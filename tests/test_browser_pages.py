@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH = 1400
+PHONE = {"width": 390, "height": 844}
 MAX_SHOT_HEIGHT = 16_000  # px; a taller page is cut (Chromium's texture limit is about there)
 
 
@@ -83,5 +84,13 @@ def test_page_opens_without_errors_and_shows_its_figure(browser, app_url, screen
 
         full_page_screenshot(page, screenshot_dir / f"page_{stem}.png")
         assert (screenshot_dir / f"page_{stem}.png").stat().st_size > 10_000
+
+        # The same page on a phone's width (390 px): columns stack and nothing makes the page scroll sideways.
+        page.set_viewport_size(PHONE)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        widths = page.evaluate("""() => [document.documentElement.scrollWidth, window.innerWidth,
+            ...[...document.querySelectorAll('[data-testid="stMain"]')].map(e => e.scrollWidth - e.clientWidth)]""")
+        assert widths[0] <= widths[1] and all(extra <= 0 for extra in widths[2:]), f"{stem}: wider than a phone: {widths}"
+        page.screenshot(path=str(screenshot_dir / f"phone_{stem}.png"), full_page=True)
     finally:
         page.close()
