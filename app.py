@@ -13,6 +13,9 @@ st.set_page_config(page_title="mnistviz: how a CNN reads digits", page_icon=":ma
 
 from pages import components, shared  # noqa: E402  (after set_page_config: it may show a spinner)
 
+# On a phone's width Plotly's toolbar would sit on every chart's title; a tap still shows the values.
+st.html("<style>@media (max-width: 640px) { .js-plotly-plot .modebar-container { display: none !important; } }</style>")
+
 view = components.open_link()  # what a teacher's link fixes: input digit, model, hidden controls
 listed = lessons.available_lessons(redis=board.available())  # the class board only with Redis
 pages = [(lesson, st.Page(lesson.path, title=lesson.title, icon=lesson.icon, default=lesson.default))

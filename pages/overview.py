@@ -27,7 +27,14 @@ rows = [{"Layer": layer.name, "Type": type(layer).__name__, "Output shape": shap
          "Parameters": int(layer.count_params()), "Explained on": lesson.title}
         for layer, lesson in zip(layers, taught)]
 
-st.plotly_chart(figures.model.architecture(rows), width="stretch", key="overview_arch")
+# Left to right on a wide screen; top to bottom on a phone's width, where twelve boxes side by side would
+# squeeze their labels over each other (the style rule picks one of the two by the screen's width).
+st.html("<style>.st-key-arch_down { display: none; } @media (max-width: 640px) { .st-key-arch_across "
+        "{ display: none; } .st-key-arch_down { display: block; } }</style>")
+with st.container(key="arch_across"):
+    st.plotly_chart(figures.model.architecture(rows), width="stretch", key="overview_arch")
+with st.container(key="arch_down"):
+    st.plotly_chart(figures.model.architecture(rows, vertical=True), width="stretch", key="overview_arch_down")
 
 total = int(am.model.count_params())
 c1, c2, c3 = st.columns(3)

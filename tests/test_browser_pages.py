@@ -91,6 +91,9 @@ def test_page_opens_without_errors_and_shows_its_figure(browser, app_url, screen
         widths = page.evaluate("""() => [document.documentElement.scrollWidth, window.innerWidth,
             ...[...document.querySelectorAll('[data-testid="stMain"]')].map(e => e.scrollWidth - e.clientWidth)]""")
         assert widths[0] <= widths[1] and all(extra <= 0 for extra in widths[2:]), f"{stem}: wider than a phone: {widths}"
+        shown = page.evaluate("""() => [...document.querySelectorAll('.modebar-container')]
+            .filter(e => getComputedStyle(e).display !== 'none').length""")
+        assert shown == 0, f"{stem}: Plotly's toolbar would cover chart titles on a phone"
         page.screenshot(path=str(screenshot_dir / f"phone_{stem}.png"), full_page=True)
     finally:
         page.close()
