@@ -12,7 +12,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.components import canvas_toolbar_always_visible
+from pages.components import canvas_toolbar_always_visible, handwriting
 from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280
@@ -269,6 +269,35 @@ def live(am) -> None:
     show_network(stages)
 
 
+def _keep_latest() -> None:
+    latest, label = latest_drawing(), st.session_state.get("keep_label")
+    if latest is None or label is None:
+        st.session_state["keep_note"] = ("warning", "Draw a digit and choose which one it is (0-9) first.")
+        return
+    handwriting().add(latest[0], int(label))
+    n = len(handwriting())
+    st.session_state["keep_note"] = ("success", f"Saved as a {label}: {n} drawing{'s' if n != 1 else ''} in your set.")
+    st.session_state["keep_label"] = None
+
+
+@st.fragment
+def keep() -> None:
+    """Save the latest drawing with its true digit into this session's handwriting set (the Teach page
+    fine-tunes the model on that set)."""
+    st.subheader("Teach it your handwriting")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.pills("If it read you wrong (or right), say which digit you drew, and keep the drawing:", list(range(10)),
+             key="keep_label")
+    c2.button("Keep this drawing", key="keep_go", icon=":material/add:", on_click=_keep_latest)
+    if note := st.session_state.pop("keep_note", None):
+        getattr(st, note[0])(note[1])
+    counts = handwriting().counts()
+    if counts.sum():
+        st.caption("Your set: " + ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n) + ".")
+    st.page_link("pages/teach.py", label="Fine-tune the model on your set (Teach it your handwriting)",
+                 icon=":material/edit_note:")
+
+
 # --- the page ----------------------------------------------------------------------------------
 
 st.title("Draw a digit")
@@ -279,5 +308,6 @@ active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 canvas_toolbar_always_visible()
 live(active)
+keep()
 explain(active.model)
 nudge(active.model)

@@ -153,3 +153,20 @@ def test_a_scribble_that_is_no_digit_is_called_so_and_a_digit_is_not(page):
     page.session_state["canvas"] = canvas_state(drawn("x"))
     page.run()
     assert any("softmax" in w.value for w in page.warning)  # and why the probability still reads high
+
+
+def test_keep_a_drawing_with_its_true_digit_for_the_teach_page(page):
+    page.button(key="keep_go").click().run()  # nothing drawn yet: says what to do, keeps nothing
+    assert any("Draw a digit and choose" in w.value for w in page.warning)
+    assert "handwriting" not in page.session_state or len(page.session_state["handwriting"]) == 0
+    page.session_state["canvas"] = canvas_state(drawn("seven"))
+    page.run()
+    page.pills(key="keep_label").set_value(7).run()
+    page.button(key="keep_go").click().run()
+    assert not page.exception
+    assert any("Saved as a 7: 1 drawing in your set" in s.value for s in page.success)
+    hw = page.session_state["handwriting"]
+    assert hw.labels == [7] and np.array_equal(hw.images[0], page.session_state["drawing"])
+    assert any("1× 7" in c.value for c in page.caption)
+    page.switch_page("pages/teach.py").run()  # the same set, ready on the Teach page
+    assert not page.exception and len(page.session_state["handwriting"]) == 1
