@@ -37,6 +37,15 @@ MAX_BYTES = 20 * 1024 * 1024  # and files above this many bytes
 TINY_INK = 0.12  # an ink box smaller than this fraction of the picture's side: "very little ink"
 FULL_INK = 0.5  # more than this fraction of the picture inked: "almost all ink"
 POLARITIES = ("auto", "white-on-black", "black-on-white")
+# Photos of paper: the light falls unevenly and the sensor adds grain, so the paper is not one level.
+PAPER_WINDOW = 1 / 3  # the paper's level is read over windows this share of the longer side: wider than any stroke
+PAPER_SIDE = 96  # ... on a copy shrunk to at most this many pixels a side (a smooth map needs no more)
+UNEVEN = 0.05  # the paper's level varying more than this across the picture: uneven light, divided out
+GRAINY = 0.01  # the paper's grain (robust standard deviation, in ink units) above this: a photo's noise
+FAINTEST = 0.15  # in a photo, ink must absorb at least this share of the paper's light ...
+GRAIN_MARGIN = 6  # ... and stand this many grain deviations above the paper
+GREY_PAPER = 0.15  # a border lighter than this but darker than mid-grey may be paper in dim light
+STROKE = 0.5  # in a photo, a mark counts only if it reaches this share of the darkest ink (grain does not)
 
 
 class PreprocessError(ValueError):
@@ -118,6 +127,93 @@ def _shrink(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     return np.clip(np.asarray(img, np.float32), 0.0, 1.0)
 
 
+def _shrunk(a: np.ndarray) -> np.ndarray:
+    """``a`` (H, W) averaged down to at most ``PAPER_SIDE`` pixels a side (box filter: grain averages out)."""
+    h, w = a.shape
+    factor = max(1, int(np.ceil(max(h, w) / PAPER_SIDE)))
+    img = Image.fromarray(a.astype(np.float32), mode="F")
+    return np.asarray(img.resize((max(1, w // factor), max(1, h // factor)), Image.Resampling.BOX), np.float32)
+
+
+def _window(small: np.ndarray) -> int:
+    # of the longer side: a digit cropped tightly can be narrow, with a stroke a third of its width
+    return max(3, int(round(max(small.shape) * PAPER_WINDOW)))
+
+
+def _marks_are_light(gray: np.ndarray) -> bool:
+    """Whether what stands out from its surroundings is clearly lighter than them (chalk on a board, a
+    negative) rather than darker (ink on grey paper in dim light) or nothing at all (blank paper)."""
+    small = _shrunk(gray)
+    k = _window(small)
+    light = small - ndimage.grey_opening(small, size=(k, k), mode="nearest")  # light marks on darker ground
+    dark = ndimage.grey_closing(small, size=(k, k), mode="nearest") - small  # dark marks on lighter ground
+    return float(light.max()) > 2 * float(dark.max())
+
+
+def _paper_trend(small: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """A smooth surface (a quadratic in x and y) through the ``paper`` pixels of ``small`` (H, W), refitted
+    a few times without the pixels that lie well above it (ink): the light's gradient, right up to the edges."""
+    h, w = small.shape
+    y, x = np.mgrid[-1:1:h * 1j, -1:1:w * 1j]
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1).reshape(-1, 6)
+    values, paper = small.ravel(), paper.ravel()
+    if paper.sum() < 4 * basis.shape[1]:
+        return np.full_like(small, np.median(values))
+    for _ in range(3):
+        on_paper = basis[paper]
+        coef = np.linalg.lstsq(on_paper.T @ on_paper, on_paper.T @ values[paper], rcond=None)[0]  # least squares
+        rest = values - basis @ coef
+        paper = rest < max(3 * 1.4826 * float(np.median(np.abs(rest[paper]))), 0.02)
+    return (basis @ coef).reshape(h, w).astype(np.float32)
+
+
+def paper_level(ink: np.ndarray) -> np.ndarray:
+    """The paper's own level under every pixel of ``ink`` (H, W) (ink units: 0 = white paper in full light).
+
+    On a shrunk copy: every stroke narrower than ``PAPER_WINDOW`` of the picture is opened away (a grey
+    opening: the lowest level nearby, then the highest of those), a smooth surface is fitted through
+    what is left (the light's gradient, right up to the edges), and what it misses (a shadow's edge) is
+    opened out of the rest. The map is scaled back up to the picture's size."""
+    small = _shrunk(ink)
+    k = _window(small)
+    opened = ndimage.grey_opening(small, size=(k, k), mode="nearest")
+    trend = _paper_trend(small, paper=small - opened < 0.05)
+    rest = ndimage.grey_opening(small - trend, size=(k, k), mode="nearest")
+    level = trend + ndimage.gaussian_filter(rest, k / 6, mode="nearest")
+    return np.asarray(Image.fromarray(level, mode="F").resize(ink.shape[::-1], Image.Resampling.BILINEAR), np.float32)
+
+
+def _grain(a: np.ndarray, apart: int = 1) -> float:
+    """The sensor's noise in ``a`` (H, W): the robust standard deviation (1.4826 × the median absolute
+    value) of differences between pixels ``apart`` columns apart, over √2. Stroke edges are too few to
+    move the median, and a smooth gradient barely changes between neighbours."""
+    step = max(1, a.shape[0] * a.shape[1] // 65_536)  # every step-th row is plenty for a median
+    rows = a[::step]
+    return 1.4826 * float(np.median(np.abs(rows[:, apart:] - rows[:, :-apart]))) / np.sqrt(2)
+
+
+def ink_on_photo(ink: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Dark-on-light ink (inverted, (H, W)) photographed in uneven light → white ink on black in [0, 1].
+
+    Each pixel becomes the share of the paper's light at that spot that the ink absorbs (so a gradient
+    or a shadow is not ink), the grain is smoothed, and what does not stand out from the grain (faint
+    specks, marks that never get near the darkest ink) is set to 0. No ink at all → all zeros."""
+    absorbed = (ink - level) / np.maximum(1.0 - level, 0.05)
+    sigma = max(1.0, max(ink.shape) / 512)
+    absorbed = ndimage.gaussian_filter(absorbed, sigma)
+    grain = _grain(absorbed, apart=int(np.ceil(3 * sigma)))  # smoothed: neighbours share their noise
+    peak = float(absorbed.max(initial=0.0))
+    if peak < max(FAINTEST, GRAIN_MARGIN * grain):
+        return np.zeros_like(ink, dtype=np.float32)
+    out = np.clip(absorbed / peak, 0.0, 1.0)
+    out[out < max(NOISE, GRAIN_MARGIN * grain / peak)] = 0.0
+    marks, n = ndimage.label(out > 0)
+    strong = np.zeros(n + 1, bool)
+    strong[marks[out >= STROKE]] = True
+    strong[0] = False
+    return np.where(strong[marks], out, 0.0).astype(np.float32)
+
+
 def to_ink(gray: np.ndarray, polarity: str = "auto") -> tuple[np.ndarray, bool]:
     """Grayscale (H, W) → white ink on black in [0, 1], and whether it was inverted.
 
@@ -125,12 +221,21 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> tuple[np.ndarray, bool]:
     light border means dark ink on light paper and the picture is inverted (``"white-on-black"``
     and ``"black-on-white"`` force it, e.g. for the drawing canvas whose colours are known). The paper level is then subtracted, the contrast stretched to a peak of 1,
     and what stays fainter than ``NOISE`` (paper texture, JPEG noise) set to 0.
+
+    Paper photographed in uneven light or with a grainy sensor (``paper_level`` varies, or the paper's
+    grain shows) goes through ``ink_on_photo`` instead: the light is divided out before ink is looked for.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
-    inverted = polarity == "black-on-white" or (polarity == "auto" and bool(np.median(border) > 0.5))
+    edge = float(np.median(border))
+    inverted = polarity == "black-on-white" or (
+        polarity == "auto" and (edge > 0.5 or (edge > GREY_PAPER and not _marks_are_light(gray))))
     ink = 1.0 - gray if inverted else gray
+    if inverted:
+        level = paper_level(ink)
+        if float(level.max() - level.min()) > UNEVEN or _grain(ink - level) > GRAINY:
+            return ink_on_photo(ink, level), inverted
     paper = min(0.5, float(np.median(1.0 - border if inverted else border)))
     peak = float(ink.max(initial=0.0))
     if peak - paper < 0.1:  # nothing stands out from the paper

@@ -61,15 +61,21 @@ def read_input() -> PreprocessResult | None:
         st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
         picture = canvas.image_data
         return None if picture is None else preprocess_image(picture, polarity="white-on-black")
-    upload = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="upload",
-                              help="Dark ink on light paper is inverted automatically.")
+    # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use
+    # and never tell the page. This way each file replaces the last, and a bad one gets one sentence here.
+    upload = st.file_uploader("A PNG or JPEG of one digit", key="upload",
+                              help="A photo of a digit on paper works: dark ink on light or grey paper is "
+                                   "inverted, and uneven light is evened out, automatically.")
     if upload is None:
         return None
     try:
-        return preprocess_upload(upload.getvalue())
+        result = preprocess_upload(upload.getvalue())
     except PreprocessError as exc:
         st.error(f"That file could not be used: {exc}.")
         return None
+    if result.blank:
+        st.warning("No ink found in that picture: it looks like blank paper. Upload a photo of one digit.")
+    return result
 
 
 def show_steps(r: PreprocessResult) -> None:

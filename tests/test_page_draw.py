@@ -170,3 +170,25 @@ def test_keep_a_drawing_with_its_true_digit_for_the_teach_page(page):
     assert any("1× 7" in c.value for c in page.caption)
     page.switch_page("pages/teach.py").run()  # the same set, ready on the Teach page
     assert not page.exception and len(page.session_state["handwriting"]) == 1
+
+
+def test_upload_a_photo_then_a_bad_file_then_blank_paper(page):
+    """A photo of a 7 on grey paper in uneven light reads 7; a file that is no image then gives one
+    sentence and the prompt, not the 7's result; blank paper says no ink was found."""
+    from mnistviz import data, photos
+
+    sample = data.load_sample()
+    seven = sample.x_test[np.flatnonzero(sample.y_test == 7)[0]]
+    photo = photos.render_photo(seven, photos.PhotoStyle(size=(640, 480), paper=0.62, light=0.55), seed=7)
+    page.radio(key="draw_source").set_value("Upload a picture").run()
+    page.file_uploader[0].set_value(("seven.jpg", photos.encode(photo, "JPEG"), "image/jpeg")).run()
+    assert not page.exception and metric(page, "Prediction").value == "7"
+    page.file_uploader[0].set_value(("notes.txt", b"not a picture", "text/plain")).run()
+    assert not page.exception and metric(page, "Prediction") is None
+    assert [e.value for e in page.error] == ["That file could not be used: this file is not an image we can read "
+                                             "(use a PNG or JPEG)."]
+    assert any("Draw a digit" in i.value for i in page.info)
+    blank = photos.blank_photo(photos.PhotoStyle(size=(640, 480), light=0.4))
+    page.file_uploader[0].set_value(("blank.png", photos.encode(blank, "PNG"), "image/png")).run()
+    assert not page.exception and metric(page, "Prediction") is None and not page.error
+    assert any("No ink found" in w.value for w in page.warning), [w.value for w in page.warning]
