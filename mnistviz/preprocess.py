@@ -4,7 +4,8 @@ LeCun's recipe: the digit is size-normalised to fit a 20×20 box keeping its asp
 (anti-aliased), then centred in a 28×28 field by its centre of mass. Here, step by step:
 
 1. ``raw``:      grayscale ink in [0, 1], white on black (dark-on-light is inverted, the paper's
-                 brightness is subtracted, faint noise dropped).
+                 brightness is subtracted, faint noise dropped; in a photo of paper the uneven light
+                 is divided out first, so a shadow or a gradient is not taken for ink).
 2. ``cropped``:  the ink's bounding box (``PIL.Image.getbbox``; no box ⇒ a blank input).
 3. ``fitted``:   scaled to fit 20×20 keeping the aspect ratio (``ImageOps.contain``, Lanczos).
 4. ``centred``:  pasted into 28×28 and shifted so the centre of mass sits at (14, 14), where
@@ -187,6 +188,8 @@ def _grain(a: np.ndarray, apart: int = 1) -> float:
     """The sensor's noise in ``a`` (H, W): the robust standard deviation (1.4826 × the median absolute
     value) of differences between pixels ``apart`` columns apart, over √2. Stroke edges are too few to
     move the median, and a smooth gradient barely changes between neighbours."""
+    if a.shape[1] <= apart:
+        return 0.0
     step = max(1, a.shape[0] * a.shape[1] // 65_536)  # every step-th row is plenty for a median
     rows = a[::step]
     return 1.4826 * float(np.median(np.abs(rows[:, apart:] - rows[:, :-apart]))) / np.sqrt(2)

@@ -90,3 +90,30 @@ def test_blank_pictures_have_no_ink(kind):
         img = photos.blank_photo(photos.PhotoStyle(size=size, light=0.55, noise=0.03), seed=1)
     r = preprocess_file(photos.encode(img, "JPEG" if kind == "photo of blank paper" else "PNG"))
     assert r.blank and not r.image.any()
+
+
+@pytest.mark.browser
+def test_uploaded_photo_then_a_wrong_file_in_chromium(browser, app_url, sample, tmp_path):
+    """In the browser: the issue's photo reads 7; a text file uploaded next replaces it (one file listed,
+    not two side by side), gets one sentence, and the page falls back to the prompt."""
+    from playwright.sync_api import expect
+
+    from browser_support import DRAW_PAGE, metric_value, open_page
+
+    photo, notes = tmp_path / "seven.jpg", tmp_path / "notes.txt"
+    photo.write_bytes(photos.encode(issue_seven(sample), "JPEG"))
+    notes.write_bytes(b"not a picture")
+    page = open_page(browser, app_url, DRAW_PAGE)
+    try:
+        page.get_by_test_id("stRadioGroup").get_by_text("Upload a picture").click(timeout=90_000)
+        choose = page.get_by_test_id("stFileUploaderDropzoneInput")
+        choose.set_input_files(photo)
+        expect(metric_value(page, "Prediction")).to_have_text("7", timeout=60_000)
+        choose.set_input_files(notes)
+        expect(page.get_by_test_id("stAlertContentError")).to_have_text(
+            "That file could not be used: this file is not an image we can read (use a PNG or JPEG).", timeout=60_000)
+        expect(page.get_by_test_id("stFileChipName")).to_have_text(["notes.txt"])
+        expect(metric_value(page, "Prediction")).to_have_count(0)
+        expect(page.get_by_text("Draw a digit from 0 to 9")).to_be_visible()
+    finally:
+        page.close()
