@@ -61,11 +61,12 @@ class RunOutcome:
 
 
 def run_or_load(config: ModelConfig, options: TrainOptions, x: np.ndarray, y: np.ndarray, store, data_id: str,
-                progress: Callable | None = None, train_fn: Callable | None = None) -> RunOutcome:
+                progress: Callable | None = None, train_fn: Callable | None = None,
+                watch: Callable | None = None) -> RunOutcome:
     """Load the identical finished run from ``store``, or train and store it; a cancelled run is not stored.
 
     ``data_id`` is ``store.data_fingerprint(x, y)`` of the full training split (``options.n_train``
-    selects the first images). ``progress`` is passed to ``training.train``.
+    selects the first images). ``progress`` and ``watch`` are passed to ``training.train``.
     """
     from .store import StoreError, model_key
 
@@ -83,7 +84,7 @@ def run_or_load(config: ModelConfig, options: TrainOptions, x: np.ndarray, y: np
                           int(meta.get("epochs_done", len(meta.get("history", {}).get("loss", [])))))
     if train_fn is None:
         from .training import train as train_fn
-    result = train_fn(config, x, y, options, progress=progress)
+    result = train_fn(config, x, y, options, progress=progress, **({"watch": watch} if watch else {}))
     if result.cancelled:
         return RunOutcome(None, result.history, result.seconds, True, False, key, result.epochs_done, warning)
     store.save(key, result.model, {"config": config.to_dict(), "options": options.to_dict(), "data": data_id,

@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
+import numpy as np
+
 from .models import ModelConfig, TrainOptions
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
@@ -61,6 +63,9 @@ class TrainRequest:
     options: TrainOptions
     data_source: str
     data_id: str
+    # The digit (28, 28) whose maps and probabilities the training's replay follows; not part of the key
+    # (30 students training the same preset still share one run, and its replay follows the first one's digit).
+    digit: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -212,11 +217,17 @@ def execute(request: TrainRequest, report: Callable[[JobStatus], bool], store=No
     epoch end; it returns ``False`` to cancel. Returns the final status: ``finished`` (``loaded`` when
     it came from the store), ``cancelled`` (where it stopped is in ``epoch``/``batch``) or ``failed``
     with one sentence in ``error``. Never raises for a training that goes wrong."""
+    from . import replay
     from .experiments import run_or_load
     from .store import ModelStore
 
     store = store if store is not None else ModelStore()
     status = JobStatus(request.key, "running", epochs=request.options.epochs)
+    watch = None
+    if request.digit is not None:  # keep snapshots of the training for the lab's replay
+        def watch(x_val, y_val):
+            return replay.make_recorder(store.root, request.key, request.digit, x_val, y_val)
+    outcome = None
     try:
         ds, data_id = training_data(request.data_source)
         if data_id != request.data_id:
@@ -225,9 +236,11 @@ def execute(request: TrainRequest, report: Callable[[JobStatus], bool], store=No
                 "the server and the workers must use the same MNISTVIZ_DATA."))
         tracker = _Tracker(status, report)
         outcome = run_or_load(request.config, request.options, ds.x_train, ds.y_train, store, data_id,
-                              progress=tracker)
+                              progress=tracker, watch=watch)
     except Exception as exc:  # noqa: BLE001 - any failure of a training becomes a failed job with its reason
         return replace(status, state="failed", error=one_sentence(exc), partial=None)
+    finally:  # the snapshots stay with a stored model only
+        replay.finish(store.root, request.key, kept=outcome is not None and not outcome.cancelled)
     status = tracker.status
     if outcome.cancelled:
         return replace(status, state="cancelled", eta=math.nan)

@@ -199,9 +199,12 @@ class ModelStore:
         return StoredModel(key, model, meta)
 
     def discard(self, key: str) -> None:
-        """Remove an entry (corrupt, or trimmed) so it can be trained again; the metadata first."""
+        """Remove an entry (corrupt, or trimmed) so it can be trained again; the metadata first, its replay last."""
+        from .replay import discard
+
         for p in reversed(self.paths(key)):
             p.unlink(missing_ok=True)
+        discard(self.root, key)
 
     def entries(self) -> list[dict]:
         """Metadata of every stored model, newest first (unreadable entries skipped)."""

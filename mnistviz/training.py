@@ -165,11 +165,13 @@ def train(
     progress: ProgressFn | None = None,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    watch: Callable | None = None,
 ) -> TrainResult:
     """Build and train ``config`` on images ``(N, 28, 28)`` (uint8 or [0, 1]) and labels ``(N,)``.
 
     Validation: ``x_val``/``y_val`` if given, else the last ``options.validation_fraction`` of the
-    training images (none if 0). Same seed and data → the same weights.
+    training images (none if 0). Same seed and data → the same weights. ``watch(x_val (N, 784),
+    y_val (N,))`` may return one more Keras callback that looks on (e.g. ``replay.make_recorder``).
     """
     import keras
 
@@ -200,6 +202,8 @@ def train(
     if progress is not None:
         report = _make_callback(progress, options.epochs, t0)
         callbacks.append(report)
+    if watch is not None:
+        callbacks.append(watch(xv if xv is not None else x[:0], yv if yv is not None else y[:0]))
     val = (xv, yv) if xv is not None else None
     if options.augment:
         hist = model.fit(_augmented_dataset(x, y, batch_size, options.seed), epochs=options.epochs, shuffle=False,

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, figures, models, userdata
+from mnistviz import activations, figures, models, replay, userdata
 from mnistviz import experiments as ex
 from mnistviz.figures import training as lf
 from mnistviz.jobs import JobError, JobStatus, TrainRequest, training_data, training_queue
@@ -23,6 +23,7 @@ from mnistviz.store import ModelStore
 from pages.shared import DATA_SOURCE, current_input, data_caption, dataset, model_shelf, untrained_model
 
 FOLLOW_EVERY_S = 1.0  # how often the page asks the queue about the job it follows
+REPLAY_FRAME_S = 0.8  # one snapshot per this many seconds when the replay plays
 FIRST_PRESET = "course_cnn"  # a plain visit opens on the course text's CNN, exactly as the preset has it
 
 
@@ -44,7 +45,7 @@ def lab_session() -> LabSession:
 def training_request(settings: ex.LabSettings) -> TrainRequest:
     """What the trainer needs. Reads only what this run computed (``TRAIN_SOURCE``, ``DATA_ID``), so
     callbacks can call it before the next run."""
-    return TrainRequest(settings.to_config(), settings.to_options(), TRAIN_SOURCE, DATA_ID)
+    return TrainRequest(settings.to_config(), settings.to_options(), TRAIN_SOURCE, DATA_ID, digit=digit.image)
 
 
 def lab_data() -> tuple:
@@ -116,6 +117,64 @@ def ctl(where, name: str, **overrides):
     kw.update(overrides)
     VALUES[name] = getattr(where, f.widget)(**kw)
     return VALUES[name]
+
+
+def show_snapshot(snap: replay.Snapshot, first: replay.Snapshot, key: str) -> None:
+    """One moment of a training: the first conv layer's kernels, the followed digit's maps and probabilities."""
+    m0, m1, m2 = st.columns([1, 1, 1])
+    m0.image(np.kron(snap.digit, np.ones((2, 2))), caption="The digit followed", width=56, clamp=True)
+    m1.metric("Held-out accuracy", f"{snap.val_accuracy:.1%}", f"{snap.val_accuracy - first.val_accuracy:+.1%} since the start",
+              help=f"On the first {replay.VAL_PROBE} held-out images.")
+    pred = int(snap.proba.argmax())
+    m2.metric("It reads the digit as", str(pred), f"{snap.proba[pred]:.0%} sure", delta_color="off", delta_arrow="off")
+    if snap.kernels:
+        st.image(snap.kernels, caption="The first conv layer's kernels (blue negative, red positive, one scale)")
+        for name, png in snap.maps:
+            st.image(png, caption=f"{name}: the digit's feature maps (each scaled to its own maximum)")
+    st.plotly_chart(figures.probability_bars(snap.proba, title="Its probabilities for the digit", height=220),
+                    width="stretch", key=f"replay_bars_{key}")
+
+
+def watch_it_learn(run_key: str) -> None:
+    """The finished run's snapshots: a scrubber and a play button, from random filters to trained ones."""
+    snaps = replay.read_replay(ModelStore().root, run_key)
+    st.subheader("Watch it learn")
+    if len(snaps) < 2:
+        st.caption("This run has no replay (it was trained before replays were kept, or by a server without them).")
+        return
+    labels = [s.label for s in snaps]
+    ss = st.session_state
+    if ss.get("replay_for") != run_key or ss.get("replay_at") not in labels:
+        ss["replay_for"], ss["replay_at"], ss["replay_playing"] = run_key, labels[-1], False
+
+    def _play() -> None:
+        ss["replay_playing"] = not ss["replay_playing"]
+        ss["replay_hold"] = True  # the frame on screen stays for one tick
+        if ss["replay_playing"] and ss["replay_at"] == labels[-1]:
+            ss["replay_at"] = labels[0]  # play from the start
+
+    ticking = ss["replay_playing"]
+
+    @st.fragment(run_every=REPLAY_FRAME_S if ticking else None)
+    def player() -> None:
+        if ss["replay_playing"] != ticking:
+            st.rerun()  # the whole page, so the fragment starts (or stops) ticking
+        if ss["replay_playing"] and not ss.pop("replay_hold", False):  # one step per tick; stop at the end
+            i = labels.index(ss["replay_at"])
+            if i + 1 < len(labels):
+                ss["replay_at"] = labels[i + 1]
+            if i + 2 >= len(labels):
+                ss["replay_playing"] = False
+        p1, p2 = st.columns([1, 6], vertical_alignment="bottom")
+        p1.button("Pause" if ss["replay_playing"] else "Play", key="replay_play", on_click=_play,
+                  icon=":material/pause:" if ss["replay_playing"] else ":material/play_arrow:")
+        p2.select_slider("Moment of the training", labels, key="replay_at",
+                         help="Snapshots before the first batch, a few times in the first epoch, and after every epoch.")
+        show_snapshot(snaps[labels.index(ss["replay_at"])], snaps[0], "replay")
+
+    st.caption("Before training the kernels are random noise; within the first epoch most of them already turn into "
+               "edge and stroke detectors, and the feature maps of the digit sharpen with them.")
+    player()
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -264,6 +323,9 @@ def follow_job() -> None:
     elif status.history or status.partial:
         st.plotly_chart(lf.training_curves(status.history, status.partial, status.epochs, title="Training so far"),
                         width="stretch", key="lab_live")
+        latest_snap = next(reversed(replay.read_replay(ModelStore().root, status.key)), None)
+        if latest_snap is not None and latest_snap.kernels:  # the filters as they are right now
+            st.image(latest_snap.kernels, caption=f"The first conv layer's kernels, {latest_snap.label}")
 
 
 def _train() -> None:
@@ -310,6 +372,7 @@ if latest is not None:
                f"{latest.params:,} parameters.")
     st.plotly_chart(lf.training_curves(latest.history, epochs=latest.options.epochs, title="Loss and accuracy per epoch"),
                     width="stretch", key="lab_curves_latest")
+    watch_it_learn(latest.key)
     c1, c2 = st.columns([1, 1])
     c1.plotly_chart(lf.confusion_matrix(ev.confusion, title="Confusion matrix (test split)"), width="stretch",
                     key="lab_confusion")

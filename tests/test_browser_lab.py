@@ -94,7 +94,7 @@ def test_filter_slider_changes_the_shapes_in_the_table(lab):
     assert lab.get_by_test_id("stException").count() == 0
 
 
-def test_a_tiny_training_run_completes_and_shows_accuracy(lab):
+def test_a_tiny_training_run_completes_and_shows_accuracy(lab, screenshot_dir):
     for label in ("Training images", "Epochs"):  # both to their minimum: 500 images, 1 epoch
         thumb = slider_thumb(lab, label)
         thumb.focus()
@@ -124,3 +124,18 @@ def test_a_tiny_training_run_completes_and_shows_accuracy(lab):
     assert lab.get_by_role("button", name="Train", exact=True).is_enabled()  # the controls are back
     assert lab.get_by_test_id("stException").count() == 0
     assert lab.get_by_test_id("stAlertContentError").count() == 0
+    # Watch it learn: scrub the replay back to before training, then play it forward
+    scrubber = slider_thumb(lab, "Moment of the training")
+    scrubber.scroll_into_view_if_needed()
+    assert scrubber.get_attribute("aria-valuetext") == "epoch 1"
+    trained = metric(lab, "Held-out accuracy").inner_text()
+    scrubber.focus()
+    lab.keyboard.press("Home")
+    expect(slider_thumb(lab, "Moment of the training")).to_have_attribute("aria-valuetext", "before training",
+                                                                          timeout=60_000)
+    expect(metric(lab, "Held-out accuracy")).not_to_have_text(trained, timeout=60_000)
+    lab.get_by_role("button", name="Play").click()
+    expect(slider_thumb(lab, "Moment of the training")).to_have_attribute("aria-valuetext", "epoch 1", timeout=60_000)
+    expect(lab.get_by_role("button", name="Play")).to_be_visible(timeout=10_000)  # stopped at the end
+    lab.screenshot(path=str(screenshot_dir / "lab_replay.png"))
+    assert lab.get_by_test_id("stException").count() == 0

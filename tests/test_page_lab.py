@@ -279,3 +279,26 @@ def test_train_on_your_own_digits_from_an_npz(private_store):
     own_id = training_data(str(saved[0]))[1]
     assert own_id != training_data("sample")[1]
     assert run.key == model_key(run.config, run.options, own_id)  # the data's fingerprint is in the store key
+
+
+def test_watch_it_learn_scrubs_and_plays_the_training(private_store):
+    at = _open()
+    _set(at, blocks=1, filters1=4, kernel1=3, units=16, dropout=0.0, epochs=2, batch_size=45, n_train=500)
+    at.button(key="lab_train").click().run()
+    _until_done(at)
+    assert not at.exception, at.exception
+    scrubber = at.select_slider(key="replay_at")
+    options = scrubber.options
+    assert options[0] == "before training" and options[-2:] == ["epoch 1", "epoch 2"]
+    assert len(options) == 6 and all(o.startswith("epoch 0.") and "(batch " in o for o in options[1:4])
+    assert scrubber.value == "epoch 2"  # opens on the trained model
+    trained = next(m for m in at.metric if m.label == "Held-out accuracy").value
+    scrubber.set_value("before training").run()
+    assert not at.exception
+    before = next(m for m in at.metric if m.label == "Held-out accuracy").value
+    assert before != trained
+    at.button(key="replay_play").click().run()  # plays from here, one snapshot a tick
+    assert at.session_state["replay_playing"]
+    assert at.select_slider(key="replay_at").value == "before training"
+    at.run()  # the next tick shows the next snapshot
+    assert at.select_slider(key="replay_at").value == options[1]

@@ -138,6 +138,20 @@ def _viridis_rgb(z: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+def diverging_mosaic_rgb(maps: np.ndarray, cols: int | None = None, upscale: int = 1) -> np.ndarray:
+    """Signed maps ``(H, W, C)`` (e.g. one input channel of a conv layer's kernels) tiled into one uint8 RGB
+    picture: blue negative, white 0, red positive, one scale for all (the largest |value|); borders dark grey."""
+    z = tile(maps, cols)
+    peak = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    v = np.clip(np.nan_to_num(z) / (peak or 1.0), -1, 1)
+    rgb = np.stack([np.where(v > 0, 1.0, 1 + v), 1 - np.abs(v), np.where(v < 0, 1.0, 1 - v)], axis=-1) * 255
+    rgb[np.isnan(z)] = (40, 40, 40)
+    rgb = rgb.astype(np.uint8)
+    if upscale > 1:
+        rgb = np.repeat(np.repeat(rgb, upscale, axis=0), upscale, axis=1)
+    return rgb
+
+
 def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, height: int = 300,
             text: bool = False, hover: str = "value %{z:.3f}") -> go.Figure:
     """A single matrix as a heatmap with values on hover (diverging scale centred on 0 for weights).
