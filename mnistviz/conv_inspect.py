@@ -167,14 +167,20 @@ def samples_per_class(x: np.ndarray, y: np.ndarray, per_class: int = 10, seed: i
     return np.stack(picks, axis=-1)
 
 
-# --- a clicked feature-map pixel ---------------------------------------------------------------------
+# --- a click on a feature map ------------------------------------------------------------------------
 
-def clicked_unit(points: list[dict]) -> tuple[int, int, int] | None:
-    """The ``(map, row, col)`` of the first clicked point of a ``figures.conv.clickable_mosaic``
-    selection (Streamlit's ``selection.points``: each point carries its unit in ``customdata``);
-    None when nothing of the mosaic is selected."""
+def clicked_map(points: list[dict]) -> int | None:
+    """The map a click on a ``figures.conv.pickable_mosaic`` selected (Streamlit's ``selection.points``;
+    each point of the mosaic carries its map's number), or None."""
     for p in points:
-        unit = p.get("customdata")
-        if unit is not None and len(unit) == 3:
-            return int(unit[0]), int(unit[1]), int(unit[2])
+        if isinstance(p.get("customdata"), (int, float)) and p.get("curve_number", 1) == 1:
+            return int(p["customdata"])
+    return None
+
+
+def clicked_cell(points: list[dict]) -> tuple[int, int] | None:
+    """The ``(row, column)`` a click on a ``figures.conv.pickable_cells`` map selected, or None."""
+    for p in points:
+        if "x" in p and "y" in p and p.get("curve_number", 1) >= 1:
+            return int(round(p["y"])), int(round(p["x"]))
     return None

@@ -1,5 +1,6 @@
 """Stage 3 · Convolution: every kernel beside the map it makes, one output pixel's arithmetic, random vs trained, filters off."""
 
+from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -11,6 +12,22 @@ from pages.components import keras_line, npy_download, unfamiliar_layers
 from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
+
+
+# A click on a map acts through these callbacks: they run before the next script run, so the filter,
+# row and column widgets already show the clicked place (the sliders stay the keyboard way).
+def _pick_map(chart_key: str, layer_name: str) -> None:
+    picked = conv_inspect.clicked_map(st.session_state[chart_key].selection.points)
+    if picked is not None:
+        st.session_state[f"conv_f_{layer_name}"] = picked
+        for axis in ("row", "col"):  # the new map opens at its own strongest pixel
+            st.session_state.pop(f"conv_{axis}_{layer_name}", None)
+
+
+def _pick_cell(chart_key: str, layer_name: str) -> None:
+    picked = conv_inspect.clicked_cell(st.session_state[chart_key].selection.points)
+    if picked is not None:
+        st.session_state[f"conv_row_{layer_name}"], st.session_state[f"conv_col_{layer_name}"] = picked
 
 
 digit = current_input()
@@ -63,10 +80,11 @@ g1, g2 = st.columns(2)
 g1.plotly_chart(figures.conv.kernel_mosaic(kernel, in_ch, f"Kernels{f' (input channel {in_ch})' if c_in > 1 else ''}: "
                                                   "red +, blue −", grid_h, COLS), width="stretch", key="conv_kernels")
 maps_key = f"conv_maps_{name}"
-g2.plotly_chart(figures.mosaic(out.array[0], cols=COLS, title="Feature maps (same order; each to its own max)",
-                               height=grid_h), width="stretch", key=maps_key)
-st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left). Hover a kernel "
-           "for its filter number.")
+g2.plotly_chart(figures.conv.pickable_mosaic(out.array[0], cols=COLS, title="Feature maps (click one to look at it)",
+                                             height=grid_h),
+                width="stretch", key=maps_key, on_select=partial(_pick_map, maps_key, name), selection_mode="points")
+st.caption(f"Filter f sits at row f // {COLS}, column f % {COLS} in both grids (filter 0 top left); each map is scaled "
+           "to its own maximum. Click a map to look at it up close below; hover a kernel for its filter number.")
 
 # --- one filter up close and one pixel's arithmetic ------------------------------------------------
 st.subheader("One filter up close")
@@ -97,9 +115,12 @@ with u2:
                           diverging=True, height=330, text=k <= 7, hover="weight %{z:.3f}")
     st.plotly_chart(fig, width="stretch", key="conv_kernel_big")
 with u3:
-    fig = figures.heatmap(fmap, title=f"Feature map {f} ({H}×{W})", height=330, hover="output %{z:.3f}")
-    st.plotly_chart(figures.outline(fig, r, c), width="stretch", key="conv_map_big")
-st.caption("The orange square on the input is the window the kernel covers for the output pixel marked on the map. "
+    fig = figures.conv.pickable_cells(figures.heatmap(fmap, title=f"Feature map {f}: click a pixel", height=330), fmap,
+                                      "output")
+    st.plotly_chart(figures.outline(fig, r, c), width="stretch", key="conv_map_big",
+                    on_select=partial(_pick_cell, "conv_map_big", name), selection_mode="points")
+st.caption("Click a pixel of the feature map (or move the row and column sliders): the orange square on the input "
+           "is the window the kernel covers for it, and the red one on the digit below is all it depends on. "
            + ("Outside the image the padding is 0." if layer.padding == "same" else ""))
 
 field = rf.field_of(am.model, name)

@@ -136,16 +136,22 @@ def test_samples_per_class():
         assert all(any(np.array_equal(block[..., j], x) for x in ds.x_train[ds.y_train == d]) for j in range(4))
 
 
-def test_clicked_unit_reads_the_mosaic_points_map_row_and_column():
-    from mnistviz.figures.conv import clickable_mosaic
+def test_a_click_on_the_mosaic_picks_the_map_under_it_and_on_a_map_its_cell():
+    from mnistviz.figures import heatmap
+    from mnistviz.figures.conv import pickable_cells, pickable_mosaic
 
     maps = np.random.default_rng(0).random((6, 5, 11)).astype(np.float32)  # 11 maps of 6×5, 4 per row
-    fig = clickable_mosaic(maps, 4, "maps", 300)
+    fig = pickable_mosaic(maps, 4, "maps", 300)
     layer = fig.data[1]
-    assert len(layer.customdata) == 6 * 5 * 11
-    i = next(j for j, u in enumerate(layer.customdata) if tuple(u) == (9, 4, 3))
-    # map 9 is in mosaic row 2, column 1; each mosaic pixel is 4 screen pixels (upscale), borders 1 pixel
-    assert (layer.x[i], layer.y[i]) == ((1 * 6 + 3) * 4 + 1.5, (2 * 7 + 4) * 4 + 1.5)
-    assert ci.clicked_unit([{"x": layer.x[i], "y": layer.y[i], "customdata": list(layer.customdata[i])}]) == (9, 4, 3)
-    assert ci.clicked_unit([{"x": 1.0, "y": 2.0}]) is None  # a point of another trace
-    assert ci.clicked_unit([]) is None
+    assert list(layer.customdata) == list(range(11)) and fig.layout.hoverdistance == -1
+    # map 9 sits in mosaic row 2, column 1; each mosaic pixel is 4 screen pixels (upscale), borders 1 pixel
+    assert (layer.x[9], layer.y[9]) == ((1 * 6 + 2) * 4 + 1.5, (2 * 7 + 2.5) * 4 + 1.5)
+    assert ci.clicked_map([{"curve_number": 1, "x": layer.x[9], "y": layer.y[9], "customdata": 9}]) == 9
+    assert ci.clicked_map([]) is None
+
+    cells = pickable_cells(heatmap(maps[..., 0]), maps[..., 0])
+    overlay = cells.data[1]
+    k = next(i for i in range(len(overlay.x)) if (overlay.x[i], overlay.y[i]) == (3, 4))
+    assert overlay.customdata[k] == pytest.approx(maps[4, 3, 0])
+    assert ci.clicked_cell([{"curve_number": 1, "x": 3, "y": 4, "customdata": float(maps[4, 3, 0])}]) == (4, 3)
+    assert ci.clicked_cell([]) is None

@@ -29,20 +29,32 @@ def kernel_mosaic(kernel: np.ndarray, in_channel: int, title: str, height: int, 
     return fig
 
 
-def clickable_mosaic(maps: np.ndarray, cols: int, title: str, height: int, upscale: int = 4) -> go.Figure:
-    """Feature maps ``(H, W, C)`` as the one-image ``mosaic``, with one transparent WebGL point over each
-    map pixel so a click reports it: its ``customdata`` is ``(map, row, col)`` (a heatmap or image
-    trace emits no point selection in Streamlit)."""
+def pickable_mosaic(maps: np.ndarray, cols: int, title: str, height: int, upscale: int = 4) -> go.Figure:
+    """Feature maps ``(H, W, C)`` as the one-image ``mosaic``, plus one invisible point at the centre of each
+    map: a click anywhere on a map selects it (``customdata`` = the map's number). A heatmap or image trace
+    emits no selection in Streamlit, and one point per map keeps the figure as light as the picture."""
     fig = mosaic(maps, cols=cols, title=title, height=height, upscale=upscale)
-    unit = tile_coordinates(np.shape(maps), cols).astype(np.int16)  # (mosaic rows, mosaic cols, 3)
-    ys, xs = np.nonzero(unit[..., 0] >= 0)
-    centre = (upscale - 1) / 2  # the image trace draws mosaic pixel (y, x) on screen pixels y·upscale…
-    fig.add_trace(go.Scattergl(x=(xs * upscale + centre).astype(np.float32), y=(ys * upscale + centre).astype(np.float32),
-                               customdata=unit[ys, xs], mode="markers",
-                               marker=dict(size=max(2, upscale + 1), color="rgba(0,0,0,0)", symbol="square"),
-                               hovertemplate="map %{customdata[0]}, row %{customdata[1]}, col %{customdata[2]}"
-                                             "<extra></extra>", showlegend=False))
-    fig.update_layout(clickmode="event+select")
+    h, w, n = np.shape(maps)
+    index = np.arange(n)
+    centre_y = ((index // cols) * (h + 1) + (h - 1) / 2) * upscale + (upscale - 1) / 2
+    centre_x = ((index % cols) * (w + 1) + (w - 1) / 2) * upscale + (upscale - 1) / 2
+    fig.add_trace(go.Scatter(x=centre_x, y=centre_y, customdata=index, mode="markers",
+                             marker=dict(size=8, color="rgba(0,0,0,0)"), showlegend=False,
+                             hovertemplate="map %{customdata}: click to look at it<extra></extra>"))
+    fig.update_layout(hoverdistance=-1)  # the nearest centre is the map under the pointer
+    return fig
+
+
+def pickable_cells(fig: go.Figure, values: np.ndarray, what: str = "value") -> go.Figure:
+    """An invisible point over every cell of a heatmap of ``values`` ``(H, W)`` (row down, column across): a click
+    selects the cell (``x`` = column, ``y`` = row), and hovering shows its value."""
+    h, w = np.shape(values)
+    rows, cols = np.mgrid[0:h, 0:w]
+    fig.add_trace(go.Scatter(x=cols.ravel(), y=rows.ravel(), customdata=np.asarray(values, np.float64).ravel(),
+                             mode="markers", marker=dict(size=6, color="rgba(0,0,0,0)"), showlegend=False,
+                             hovertemplate=f"row %{{y}}, column %{{x}}<br>{what} %{{customdata:.3f}}<extra></extra>"))
+    fig.update_traces(hoverinfo="skip", selector=dict(type="heatmap"))
+    fig.update_layout(hoverdistance=-1)  # the nearest centre is the cell under the pointer
     return fig
 
 
