@@ -1,5 +1,6 @@
 """Stage 4 · Max pooling: every 2×2 window keeps its largest value, so each map halves; why padding uses −∞."""
 
+from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -10,6 +11,13 @@ from pages.components import keras_line, npy_download, unfamiliar_layers
 from pages.shared import active_model, current_input, next_link, stage_header
 
 COLS = 8
+
+
+def _pick_cell(chart_key: str, layer_name: str) -> None:
+    """A click on the pooled map: that cell's window is the one the page shows."""
+    picked = conv_inspect.clicked_cell(st.session_state[chart_key].selection.points)
+    if picked is not None:
+        st.session_state[f"pool_cell_{layer_name}"] = picked
 
 
 digit = current_input()
@@ -54,13 +62,23 @@ else:
                          help="Starts at the strongest map for this digit.")
     fmap = before.array[0, ..., ch]
     pooled = ca.pool2d(fmap, size, int(layer.strides[0]), layer.padding, mode=mode)
+    out_h, out_w = pooled.output.shape
+    ci, cj = st.session_state.get(f"pool_cell_{name}") or np.unravel_index(int(pooled.output.argmax()), (out_h, out_w))
+    ci, cj = min(int(ci), out_h - 1), min(int(cj), out_w - 1)
+    win = pooled.window(ci, cj)
+    top, _, left, _ = pooled.pads
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.conv.pool_windows(fmap, pooled.output, pooled.argmax() if mode == "max" else None, size,
-                                              f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows"),
-                    width="stretch", key="pool_before")
-    fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: {after.shape[1]}×{after.shape[2]}",
-                          height=420, text=after.shape[1] <= 14, hover="max %{z:.3f}")
-    c2.plotly_chart(fig, width="stretch", key="pool_after")
+    before_fig = figures.conv.pool_windows(fmap, pooled.output, pooled.argmax() if mode == "max" else None, size,
+                                           f"{src}, channel {ch}: {h}×{w} in {size}×{size} windows")
+    c1.plotly_chart(figures.outline(before_fig, win.top - top, win.left - left, size, size), width="stretch",
+                    key="pool_before")
+    fig = figures.heatmap(after.array[0, ..., ch], title=f"{name}, channel {ch}: click a cell",
+                          height=420, text=after.shape[1] <= 14)
+    c2.plotly_chart(figures.outline(figures.conv.pickable_cells(fig, after.array[0, ..., ch], mode), ci, cj),
+                    width="stretch", key="pool_after", on_select=partial(_pick_cell, "pool_after", name),
+                    selection_mode="points")
+    st.markdown(f"Cell ({ci}, {cj}) on the right comes from the orange {size}×{size} window on the left: "
+                f"`{ca.pool_text(win, mode)}`")
     if not np.allclose(pooled.output, after.array[0, ..., ch], atol=1e-6):
         st.warning("The NumPy pooling here differs from Keras' output for this layer.")
     if mode == "max":

@@ -1,6 +1,6 @@
-"""Point at a feature map on the convolution page in a real Chromium: a click on a map of the mosaic picks
+"""Point at a feature map in a real Chromium. On the convolution page a click on a map of the mosaic picks
 that filter, and a click on a pixel of the map up close makes it the unit whose window, receptive field and
-arithmetic the page shows (the sliders follow)."""
+arithmetic the page shows (the sliders follow). On the pooling page a click on a pooled cell shows its window."""
 
 from __future__ import annotations
 
@@ -49,5 +49,16 @@ def test_click_a_map_then_a_pixel(browser, app_url, screenshot_dir):
         expect(page.get_by_text("Where unit (20, 5) looks")).to_be_visible()
         assert page.get_by_test_id("stException").count() == 0
         page.screenshot(path=str(screenshot_dir / "conv_clicked.png"), full_page=False)
+    finally:
+        page.close()
+
+
+def test_click_a_pooled_cell_shows_its_window(browser, app_url):
+    page = open_page(browser, app_url, "stage_pool")
+    try:
+        settle(page)
+        click_data_point(page, "pool_after", 4, 3)  # column 4, row 3 of pool1's map
+        expect(page.get_by_text("Cell (3, 4) on the right comes from the orange 2×2 window")).to_be_visible(timeout=60_000)
+        assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()
