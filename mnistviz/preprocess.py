@@ -46,6 +46,9 @@ GRAINY = 0.01  # the paper's grain (robust standard deviation, in ink units) abo
 FAINTEST = 0.15  # in a photo, ink must absorb at least this share of the paper's light ...
 GRAIN_MARGIN = 6  # ... and stand this many grain deviations above the paper
 GREY_PAPER = 0.15  # a border lighter than this but darker than mid-grey may be paper in dim light
+SHADE_WINDOW = 1 / 8  # a shadow at least this share of the longer side wide ...
+SHADE = 0.5  # ... taking at most this share of the light is taken out as well (ink takes more)
+PHOTO_FLOOR = 0.25  # in a photo, ink fainter than this share of the darkest ink is paper (a shadow's fringe)
 STROKE = 0.5  # in a photo, a mark counts only if it reaches this share of the darkest ink (grain does not)
 
 
@@ -202,6 +205,12 @@ def ink_on_photo(ink: np.ndarray, level: np.ndarray) -> np.ndarray:
     or a shadow is not ink), the grain is smoothed, and what does not stand out from the grain (faint
     specks, marks that never get near the darkest ink) is set to 0. No ink at all → all zeros."""
     absorbed = (ink - level) / np.maximum(1.0 - level, 0.05)
+    # What is left of a shadow narrower than the paper's window: broad, and taking less light than ink.
+    small = _shrunk(absorbed)
+    k = max(3, int(round(max(small.shape) * SHADE_WINDOW)))
+    shade = np.clip(ndimage.grey_opening(small, size=(k, k), mode="nearest"), 0.0, SHADE)
+    shade = np.asarray(Image.fromarray(shade, mode="F").resize(ink.shape[::-1], Image.Resampling.BILINEAR), np.float32)
+    absorbed = (absorbed - shade) / (1.0 - shade)
     sigma = max(1.0, max(ink.shape) / 512)
     absorbed = ndimage.gaussian_filter(absorbed, sigma)
     grain = _grain(absorbed, apart=int(np.ceil(3 * sigma)))  # smoothed: neighbours share their noise
@@ -209,7 +218,7 @@ def ink_on_photo(ink: np.ndarray, level: np.ndarray) -> np.ndarray:
     if peak < max(FAINTEST, GRAIN_MARGIN * grain):
         return np.zeros_like(ink, dtype=np.float32)
     out = np.clip(absorbed / peak, 0.0, 1.0)
-    out[out < max(NOISE, GRAIN_MARGIN * grain / peak)] = 0.0
+    out[out < max(PHOTO_FLOOR, GRAIN_MARGIN * grain / peak)] = 0.0
     marks, n = ndimage.label(out > 0)
     strong = np.zeros(n + 1, bool)
     strong[marks[out >= STROKE]] = True
