@@ -28,6 +28,7 @@ SCHEDULES = ("constant", "cosine")
 SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay"}
 VALIDATION_FRACTION = 0.1
 SEED = 42
+WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,12 @@ FIELDS: tuple[Field, ...] = (
           help="Each batch is randomly rotated ±10°, shifted ±10 % and zoomed ±10 %."),
     Field("n_train", "n", int, "Training images", "select_slider", choices=TRAIN_SIZES,
           help="The first N training digits; the last 10 % of them are held out for the validation curve."),
+    Field("weight_decay", "wd", float, "Weight decay (L2)", "select_slider", choices=WEIGHT_DECAYS,
+          help="Each step also shrinks every weight by learning rate × this, pulling weights towards 0 as an L2 "
+               "penalty does: a brake on memorising the training digits."),
+    Field("seed", "seed", int, "Seed", "number_input", 0, 99_999, step=1,
+          help="Decides the random starting weights and the order of the batches: the same seed and settings "
+               "give the same run; another seed shows how much luck is in one run."),
 )
 FIELD = {f.name: f for f in FIELDS}
 _BY_URL = {f.url: f for f in FIELDS}
@@ -187,6 +194,8 @@ class LabSettings:
     epochs: int = 2
     augment: bool = False
     n_train: int = 4000  # 0 means every training image
+    seed: int = SEED
+    weight_decay: float = 0.0
 
     def block(self, b: int) -> ConvBlock:
         """Conv block ``b`` (1-based), read through the table's per-block fields."""
@@ -206,10 +215,11 @@ class LabSettings:
         return ModelConfig(convs=tuple(convs), dense=dense)
 
     def to_options(self) -> TrainOptions:
-        """Training options; validation is always the last 10 % of the chosen images, the seed is fixed."""
+        """Training options; validation is always the last 10 % of the chosen images."""
         return TrainOptions(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer,
                             learning_rate=self.learning_rate, lr_schedule=self.schedule, augment=self.augment,
-                            n_train=self.n_train or None, validation_fraction=VALIDATION_FRACTION, seed=SEED)
+                            n_train=self.n_train or None, validation_fraction=VALIDATION_FRACTION, seed=self.seed,
+                            weight_decay=self.weight_decay)
 
     def summary(self) -> str:
         """One line, e.g. ``CNN 32@5×5 → 64@5×5 (same) · dense 1024 · adam 0.001 · batch 128 · 2 ep · 4,000 img``."""
@@ -266,7 +276,9 @@ def architecture_summary(config: ModelConfig) -> str:
 
 def options_summary(options: TrainOptions) -> str:
     n = "all" if options.n_train is None else f"{options.n_train:,}"
-    extra = (" · aug" if options.augment else "") + (" · cosine" if options.lr_schedule == "cosine" else "")
+    extra = ((" · aug" if options.augment else "") + (" · cosine" if options.lr_schedule == "cosine" else "")
+             + (f" · wd {options.weight_decay:g}" if options.weight_decay else "")
+             + (f" · seed {options.seed}" if options.seed != SEED else ""))
     return (f"{options.optimizer} {options.learning_rate:g} · batch {options.batch_size:,} · "
             f"{options.epochs} ep · {n} img{extra}")
 

@@ -98,9 +98,15 @@ class TrainOptions:
     # wipes for every thread, and Streamlit calls that after each rerun of any session, so a
     # bfloat16 run inside the app would not be reproducible.
     precision: str = "float32"
+    # Decoupled weight decay (the optimizer's ``weight_decay``): every step also shrinks each weight by
+    # learning rate × weight_decay, the L2 penalty's effect without its gradient term.
+    weight_decay: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["weight_decay"]:  # absent means 0: runs stored before the setting existed keep their keys
+            del d["weight_decay"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainOptions":
@@ -358,8 +364,10 @@ def keras_code(config: ModelConfig, options: TrainOptions | None = None) -> str:
     lines += ["outputs = x", "model = keras.Model(inputs, outputs)"]
     if options is not None:
         opt = OPTIMIZER_LABELS[options.optimizer]
+        decay = f", weight_decay={options.weight_decay:g}" if options.weight_decay else ""
+        lines.insert(2, f"keras.utils.set_random_seed({options.seed})  # the same seed, the same starting weights")
         lines += [
-            f"model.compile(optimizer=keras.optimizers.{opt}(learning_rate={options.learning_rate}),",
+            f"model.compile(optimizer=keras.optimizers.{opt}(learning_rate={options.learning_rate}{decay}),",
             "              loss='sparse_categorical_crossentropy', metrics=['accuracy'])",
             f"# model.fit(x_train.reshape(-1, 784) / 255, y_train, epochs={options.epochs}, batch_size={options.batch_size})",
         ]

@@ -148,12 +148,13 @@ def make_optimizer(options: TrainOptions, total_steps: int):
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, total_steps))
     elif options.lr_schedule != "constant":
         raise ValueError(f"unknown learning-rate schedule {options.lr_schedule!r}")
+    decay = {"weight_decay": options.weight_decay} if options.weight_decay else {}
     if options.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **decay)
     if options.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
+        return keras.optimizers.RMSprop(lr, **decay)
     if options.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9)
+        return keras.optimizers.SGD(lr, momentum=0.9, **decay)
     raise ValueError(f"unknown optimizer {options.optimizer!r}")
 
 

@@ -95,6 +95,7 @@ def _load_preset() -> None:
 
 
 FORMATS = {"kernel1": lambda k: f"{k}×{k}", "batch_size": lambda v: f"{v:,}", "learning_rate": lambda v: f"{v:g}",
+           "weight_decay": lambda v: "none" if not v else f"{v:g}",
            "optimizer": OPTIMIZER_LABELS.get, "schedule": SCHEDULE_LABELS.get}
 FORMATS["kernel2"] = FORMATS["kernel3"] = FORMATS["kernel1"]
 
@@ -250,6 +251,9 @@ with st.container(border=True):
         ctl(st, "n_train", options=train_sizes(len(ds.x_train)),
             format_func=lambda n: f"all {len(ds.x_train):,}" if n == 0 else f"{n:,}")
         ctl(st, "augment")
+        t3, t4 = st.columns(2)
+        ctl(t3, "weight_decay")
+        ctl(t4, "seed")
 
 lab.settings = settings = ex.LabSettings(**VALUES)
 config, options = settings.to_config(), settings.to_options()

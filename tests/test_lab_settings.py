@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
+import numpy as np
 import pytest
 
 from mnistviz import lab_settings as ls
@@ -81,3 +82,25 @@ def test_the_number_of_images_fits_the_data_set():
     s, note = ls.fit_to_data(ls.LabSettings(n_train=30_000), 8000)
     assert s.n_train == 0 and "8,000" in note
     assert ls.fit_to_data(ls.LabSettings(n_train=4000), 8000) == (ls.LabSettings(n_train=4000), None)
+
+
+def test_seed_and_weight_decay_reach_the_training_and_the_url():
+    from mnistviz import data, training
+    from mnistviz.lab_settings import LabSettings, from_query, to_query
+    from mnistviz.store import model_key
+
+    s = LabSettings(blocks=0, units=16, dropout=0.0, epochs=1, batch_size=64, n_train=500, seed=7, weight_decay=1e-2)
+    opts = s.to_options()
+    assert (opts.seed, opts.weight_decay) == (7, 1e-2)
+    assert from_query(to_query(s))[0] == s  # a shared link keeps both
+    assert "weight_decay" not in LabSettings().to_options().to_dict()  # runs stored before it existed keep their keys
+    assert model_key(s.to_config(), opts, "d") != model_key(s.to_config(), replace(opts, weight_decay=0.0), "d")
+    assert training.make_optimizer(opts, 10).weight_decay == pytest.approx(1e-2)
+    ds = data.load_sample()
+    norms = {}
+    for wd in (0.0, 1e-2):
+        for seed in (7, 8):
+            r = training.train(s.to_config(), ds.x_train, ds.y_train, replace(opts, weight_decay=wd, seed=seed))
+            norms[wd, seed] = float(np.linalg.norm(r.model.get_layer("dense").get_weights()[0]))
+    assert norms[1e-2, 7] < norms[0.0, 7]  # the decay pulls the weights towards 0
+    assert norms[0.0, 7] != norms[0.0, 8]  # another seed, another run
