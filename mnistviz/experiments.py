@@ -84,7 +84,13 @@ def run_or_load(config: ModelConfig, options: TrainOptions, x: np.ndarray, y: np
                           int(meta.get("epochs_done", len(meta.get("history", {}).get("loss", [])))))
     if train_fn is None:
         from .training import train as train_fn
-    result = train_fn(config, x, y, options, progress=progress, **({"watch": watch} if watch else {}))
+    extra = {"watch": watch} if watch else {}
+    if options.continue_from:
+        parent = store.load(options.continue_from)
+        if parent is None:
+            raise ValueError("the run to continue is no longer in the model store; train it again first")
+        extra["initial_weights"] = parent.model.get_weights()
+    result = train_fn(config, x, y, options, progress=progress, **extra)
     if result.cancelled:
         return RunOutcome(None, result.history, result.seconds, True, False, key, result.epochs_done, warning)
     store.save(key, result.model, {"config": config.to_dict(), "options": options.to_dict(), "data": data_id,

@@ -147,6 +147,9 @@ class LabSession:
         ev = evaluate(stored.model, test.x, test.y)
         run_id = f"run {len(self.runs) + 1}"
         summary = f"{architecture_summary(request.config)} · {options_summary(request.options)}"
+        if request.options.continue_from:
+            parent = next((r.id for r in self.runs if r.key == request.options.continue_from), "an earlier run")
+            summary += f" · continues {parent}"
         rec = RunRecord(run_id, status.key, summary, request.config, request.options, count_params(request.config),
                         status.seconds, status.history, ev.accuracy, test.label, status.loaded, {"evaluation": ev})
         self.runs.append(rec)

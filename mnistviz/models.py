@@ -101,11 +101,15 @@ class TrainOptions:
     # Decoupled weight decay (the optimizer's ``weight_decay``): every step also shrinks each weight by
     # learning rate × weight_decay, the L2 penalty's effect without its gradient term.
     weight_decay: float = 0.0
+    # The store key of a finished run whose weights this one starts from ("continue for N more epochs");
+    # "" starts from random weights.
+    continue_from: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if not d["weight_decay"]:  # absent means 0: runs stored before the setting existed keep their keys
-            del d["weight_decay"]
+        for name in ("weight_decay", "continue_from"):  # absent means unset: earlier runs keep their keys
+            if not d[name]:
+                del d[name]
         return d
 
     @classmethod

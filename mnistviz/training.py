@@ -167,12 +167,14 @@ def train(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     watch: Callable | None = None,
+    initial_weights: list | None = None,
 ) -> TrainResult:
     """Build and train ``config`` on images ``(N, 28, 28)`` (uint8 or [0, 1]) and labels ``(N,)``.
 
     Validation: ``x_val``/``y_val`` if given, else the last ``options.validation_fraction`` of the
     training images (none if 0). Same seed and data → the same weights. ``watch(x_val (N, 784),
     y_val (N,))`` may return one more Keras callback that looks on (e.g. ``replay.make_recorder``).
+    ``initial_weights`` (``model.get_weights()`` of the same architecture) replace the random start.
     """
     import keras
 
@@ -193,6 +195,8 @@ def train(
     keras.utils.set_random_seed(options.seed)
     dtype = compute_dtype(options)
     model = build_model(config, dtype=dtype)
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
     batch_size = int(min(options.batch_size, len(x)))
     steps = -(-len(x) // batch_size)
     model.compile(optimizer=make_optimizer(options, steps * options.epochs),

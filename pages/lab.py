@@ -8,6 +8,7 @@ fragment that reruns every second, so the page and the sidebar keep working mean
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
@@ -344,6 +345,12 @@ def _retry() -> None:
     lab.retry(queue)
 
 
+def _continue(run, epochs: int) -> None:
+    base = training_request(lab.settings)
+    lab.train(queue, replace(base, config=run.config,
+                             options=replace(run.options, epochs=int(epochs), continue_from=run.key)))
+
+
 b1, b2, b3 = st.columns([1, 1, 3])
 b1.button("Train", type="primary", icon=":material/play_arrow:", key="lab_train", on_click=_train,
           disabled=bool(problem) or lab.following or queue is None,
@@ -412,6 +419,12 @@ if latest is not None:
         for i, stage in enumerate(conv_stages):
             cols[i % len(cols)].plotly_chart(figures.mosaic(stage.array[0], title=f"{stage.name} (trained)", height=320),
                                              width="stretch", key=f"lab_trained_{stage.name}")
+    k1, k2 = st.columns([1, 2], vertical_alignment="bottom")
+    more = k1.number_input("More epochs", 1, 30, 2, key="lab_more_epochs")
+    k2.button(f"Continue {latest.id} for {more} more epoch{'s' if more != 1 else ''}", icon=":material/fast_forward:",
+              key="lab_continue", on_click=_continue, args=(latest, more), disabled=lab.following or queue is None,
+              help="A new run that starts from this run's trained weights (a fresh optimizer: the store keeps "
+                   "models without their optimizer state), with its own entry in the experiments table.")
     u1, u2 = st.columns([1, 2])
     active = shelf.active_key == latest.key
     u1.button("Use this model everywhere", icon=":material/published_with_changes:", key="lab_use",

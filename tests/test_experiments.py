@@ -143,3 +143,30 @@ def test_run_record_row_and_summaries():
                        {"val_accuracy": [0.9, 0.95]}, 0.96)
     row = rec.table_row()
     assert row["validation accuracy"] == 0.95 and row["training time (s)"] == 12.3 and row["source"] == "trained"
+
+
+def test_continuing_a_run_starts_from_its_weights_under_a_key_of_its_own(tmp_path):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from mnistviz import data, models
+    from mnistviz.experiments import run_or_load
+    from mnistviz.store import ModelStore, data_fingerprint
+
+    ds = data.load_sample()
+    x, y = ds.x_train[:500], ds.y_train[:500]
+    store, data_id = ModelStore(tmp_path), data_fingerprint(ds.x_train[:500], ds.y_train[:500])
+    config = models.ModelConfig(dense=(models.DenseSpec(16),))
+    opts = models.TrainOptions(epochs=1, batch_size=100, n_train=500)
+    first = run_or_load(config, opts, x, y, store, data_id)
+    # zero learning rate: the continued run's weights are exactly where it started
+    still = run_or_load(config, replace(opts, learning_rate=0.0, continue_from=first.key), x, y, store, data_id)
+    assert still.key != first.key and not still.loaded
+    for a, b in zip(first.model.get_weights(), still.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    more = run_or_load(config, replace(opts, continue_from=first.key), x, y, store, data_id)
+    assert more.history["loss"][0] < first.history["loss"][0]  # it goes on from a trained model, not from scratch
+    store.discard(first.key)
+    with pytest.raises(ValueError, match="no longer in the model store"):
+        run_or_load(config, replace(opts, epochs=2, continue_from=first.key), x, y, store, data_id)

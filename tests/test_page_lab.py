@@ -302,3 +302,18 @@ def test_watch_it_learn_scrubs_and_plays_the_training(private_store):
     assert at.select_slider(key="replay_at").value == "before training"
     at.run()  # the next tick shows the next snapshot
     assert at.select_slider(key="replay_at").value == options[1]
+
+
+def test_continue_a_finished_run_for_more_epochs(private_store):
+    at = _open()
+    _set(at, blocks=0, units=16, dropout=0.0, epochs=1, batch_size=64, n_train=500)
+    at.button(key="lab_train").click().run()
+    _until_done(at)
+    at.number_input(key="lab_more_epochs").set_value(1).run()
+    at.button(key="lab_continue").click().run()
+    _until_done(at)
+    assert not at.exception, at.exception
+    first, second = _lab(at).runs
+    assert second.options.continue_from == first.key and second.key != first.key
+    assert "continues run 1" in second.summary
+    assert second.history["loss"][0] < first.history["loss"][0]  # it went on from the trained weights
