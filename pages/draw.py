@@ -146,12 +146,13 @@ def _explain_latest() -> None:
 
 @st.fragment
 def explain(model) -> None:
-    """Occlusion or gradient map for the predicted digit and one the person picks. Computed when asked
-    (and for the latest drawing each time this section's own controls change), not on every stroke."""
+    """Two maps of one method (cover a patch, gradient, integrated gradients, Grad-CAM), for the predicted
+    digit and one the person picks, on one colour scale. Computed when asked (and for the latest drawing
+    each time this section's own controls change), not on every stroke."""
     st.subheader("What made it decide")
     st.button("Explain my latest drawing", key="explain_go", icon=":material/refresh:",
               on_click=_explain_latest,
-              help="Covering 784 patches takes a moment, so this section follows your strokes when you ask.")
+              help="These maps take a moment, so this section follows your strokes when you ask.")
     latest = latest_drawing()
     if latest is None or not st.session_state.get("explain_on"):
         st.caption("Which pixels made the model say what it said? Draw a digit, then press the button: the maps "
@@ -163,9 +164,9 @@ def explain(model) -> None:
     c0, c1, c2 = st.columns([0.5, 1.5, 1.5])
     # a thumbnail of the drawing these maps are for (the section follows new strokes on request)
     c0.image(pixels(image, 56), caption="For this drawing", width=56, clamp=True, output_format="PNG")
-    method = c1.radio("Method", ["Cover a patch", "Gradient"], horizontal=True, key="explain_method",
-                      help="Cover a patch: hide a 6×6 square everywhere and see how much the probability drops. "
-                           "Gradient: how much a tiny change of each pixel would move the probability.")
+    methods = {m.label: m for m in attribution.METHODS.values()}
+    method = methods[c1.radio("Method", list(methods), horizontal=True, key="explain_method",
+                              help="Four ways to ask which pixels mattered; below, what each shows and when it misleads.")]
     # The box opens on each new drawing's runner-up; a digit picked by hand stays until the drawing changes.
     # (Set through its state: a changing ``index=`` would leave the box showing one digit and the chart another.)
     drawing = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
@@ -173,22 +174,19 @@ def explain(model) -> None:
         st.session_state["explain_digit_for"] = drawing
         st.session_state["explain_digit"] = runner_up
     other = c2.selectbox("Compare with digit", list(range(10)), key="explain_digit")
-    left, right = st.columns(2)
-    if method == "Cover a patch":
-        occ = attribution.occlusion(model, image)
-        for i, (col, d) in enumerate(((left, pred), (right, other))):
-            col.plotly_chart(figures.heatmap(occ.for_digit(d), diverging=True, height=300,
-                                             title=f"Drop of p({d}) when a patch covers each pixel",
-                                             hover="drop %{z:.3f}"),
-                             width="stretch", key=f"occlusion_{i}")
-        st.caption("Red: covering this part lowers the probability of that digit (the model relies on it). "
-                   "Blue: covering it raises the probability (this ink argues against that digit).")
-    else:
-        for i, (col, d) in enumerate(((left, pred), (right, other))):
-            col.plotly_chart(figures.heatmap(attribution.saliency(model, image, d), height=300,
-                                             title=f"Sensitivity of p({d}) to each pixel", hover="%{z:.2f}"),
-                             width="stretch", key=f"gradient_{i}")
-        st.caption("Bright pixels: a small change there would move the probability most.")
+    st.markdown(f"**What it shows:** {method.shows}  \n**When it misleads:** {method.misleads}")
+    try:
+        maps = attribution.compare(model, image, (pred, other), method.key)
+    except attribution.NotApplicable as exc:
+        st.info(str(exc))
+        return
+    # Both maps on ONE colour scale, printed: a map scaled to its own maximum makes ±0.000002 look like ±0.1.
+    for i, (col, d, z) in enumerate(zip(st.columns(2), maps.digits, maps.maps)):
+        col.plotly_chart(figures.heatmap(z, diverging=True, zmax=maps.scale, height=300,
+                                         title=method.title.format(d=d), hover=f"{method.unit} %{{z:.3g}}"),
+                         width="stretch", key=f"{method.key}_{i}")
+    st.caption(f"Colour scale ±{maps.scale:.3g} ({method.unit}) for both maps: red speaks for that digit, "
+               "blue against it, white is 0." + (f" {maps.note[0].upper()}{maps.note[1:]}." if maps.note else ""))
 
 
 def _reset_nudge() -> None:

@@ -137,7 +137,16 @@ def test_compare_box_and_chart_always_name_the_same_digit(page, model):
     assert page.selectbox(key="explain_digit").value == 4
     assert "Drop of p(4)" in " ".join(chart_titles(page))
     page.radio(key="explain_method").set_value("Gradient").run()
-    assert page.selectbox(key="explain_digit").value == 4 and "Sensitivity of p(4)" in " ".join(chart_titles(page))
+    assert page.selectbox(key="explain_digit").value == 4 and "Gradient of logit(4)" in " ".join(chart_titles(page))
+    for label, title in (("Integrated gradients", "share of logit(4)"), ("Grad-CAM", "Where logit(4)"),
+                         ("Gradient", "Gradient of logit(4)")):
+        page.radio(key="explain_method").set_value(label).run()
+        assert not page.exception and title in " ".join(chart_titles(page))
+        limits = {(t["zmin"], t["zmax"]) for t in (json.loads(e.proto.spec)["data"][0] for e in page.get("plotly_chart"))
+                  if "zmax" in t}
+        scale = next(c.value for c in page.caption if c.value.startswith("Colour scale ±"))
+        assert len(limits) == 1 and "for both maps" in scale  # the two maps share one scale, and it is printed
+        assert scale.startswith(f"Colour scale ±{limits.pop()[1]:.3g} ")
 
 
 def test_a_scribble_that_is_no_digit_is_called_so_and_a_digit_is_not(page):

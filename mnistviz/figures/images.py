@@ -153,8 +153,9 @@ def diverging_mosaic_rgb(maps: np.ndarray, cols: int | None = None, upscale: int
 
 
 def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, height: int = 300,
-            text: bool = False, hover: str = "value %{z:.3f}") -> go.Figure:
+            text: bool = False, hover: str = "value %{z:.3f}", zmax: float | None = None) -> go.Figure:
     """A single matrix as a heatmap with values on hover (diverging scale centred on 0 for weights).
+    ``zmax``: a diverging scale's ±limit, to draw several maps on one shared scale (default: this map's max |z|).
 
     Row 0 at the top and square cells, as an image; built with ``go.Heatmap`` directly (a live page
     draws these on every stroke, and Plotly Express adds ~10 ms a figure).
@@ -162,7 +163,7 @@ def heatmap(z: np.ndarray, title: str | None = None, diverging: bool = False, he
     z = np.asarray(z, dtype=np.float32)
     kwargs = dict(colorscale=DIVERGING if diverging else SEQUENTIAL)
     if diverging:
-        m = float(np.max(np.abs(z))) or 1.0
+        m = float(zmax if zmax is not None else np.max(np.abs(z))) or 1.0
         kwargs.update(zmin=-m, zmax=m)
     if text:
         kwargs.update(texttemplate="%{z:.2f}")
