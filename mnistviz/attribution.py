@@ -323,8 +323,8 @@ class Method:
 METHODS: dict[str, Method] = {m.key: m for m in [
     Method("occlusion", "Cover a patch", "drop of probability", "Drop of p({d}) when a patch covers each pixel",
            "How much the probability of the digit drops when a 6×6 black patch hides each place.",
-           "It only sees what a black patch changes: ink that matters only together with other ink, or a "
-           "probability already pinned at 100 %, shows as almost nothing."),
+           "It only sees what hiding a 6×6 patch changes: evidence repeated elsewhere in the drawing, or a "
+           "probability pinned at 100 %, shows as almost nothing, and the map is as blurry as the patch."),
     Method("gradient", "Gradient", "logit per unit of ink", "Gradient of logit({d}) at each pixel",
            "How much a tiny bit more ink at each pixel would raise (red) or lower (blue) the digit's score (logit).",
            "It describes the model only right around this drawing: it is noisy, and it can be large on empty "
@@ -338,7 +338,8 @@ METHODS: dict[str, Method] = {m.key: m for m in [
     Method("grad_cam", "Grad-CAM", "weighted conv activation", "Where logit({d}) relies on the last conv maps",
            "Which places of the last convolution layer's maps the digit's score relies on, weighted by their "
            "gradient and cut at zero.",
-           "It is coarse (one cell per 2×2 pixels or more) and shows only support, never evidence against."),
+           "It is coarse (one cell per 2×2 pixels or more) and shows only support: a digit the model rejects "
+           "can light up as much as the one it picks, because the evidence against it is cut away."),
 ]}
 
 
