@@ -84,14 +84,14 @@ def kernels(layer) -> tuple[np.ndarray, np.ndarray]:
 
 # --- convolution -------------------------------------------------------------------------------
 
-def pad_input(x: np.ndarray, k: int, padding: str) -> np.ndarray:
-    """``(H, W, C)`` → zero-padded as Keras pads it for a ``k×k`` kernel at stride 1 (unchanged for ``'valid'``)."""
+def pad_input(x: np.ndarray, k: int, padding: str, stride: int = 1) -> np.ndarray:
+    """``(H, W, C)`` → zero-padded as Keras pads it for a ``k×k`` kernel at ``stride`` (unchanged for ``'valid'``)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x[..., None]
     if padding not in ("same", "valid"):
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
-    rows, cols = (axis_padding(n, k, 1, padding) for n in x.shape[:2])
+    rows, cols = (axis_padding(n, k, stride, padding) for n in x.shape[:2])
     return np.pad(x, (rows, cols, (0, 0)))
 
 
@@ -114,14 +114,15 @@ class ConvPixel:
 
 
 def conv_pixel(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, row: int, col: int, f: int,
-               padding: str = "same", activation: str = "relu") -> ConvPixel:
-    """The arithmetic of output ``(row, col)`` of filter ``f`` for input ``x`` ``(H, W, c_in)`` (stride 1)."""
+               padding: str = "same", activation: str = "relu", stride: int = 1) -> ConvPixel:
+    """The arithmetic of output ``(row, col)`` of filter ``f`` for input ``x`` ``(H, W, c_in)``: its window starts
+    at ``(row·stride, col·stride)`` of the padded input."""
     k = kernel.shape[0]
-    xp = pad_input(x, k, padding)
-    out_h, out_w = xp.shape[0] - k + 1, xp.shape[1] - k + 1
+    xp = pad_input(x, k, padding, stride)
+    out_h, out_w = (xp.shape[0] - k) // stride + 1, (xp.shape[1] - k) // stride + 1
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise IndexError(f"({row}, {col}) is outside the {out_h}×{out_w} output")
-    window = xp[row:row + k, col:col + k, :]
+    window = xp[row * stride:row * stride + k, col * stride:col * stride + k, :]
     weights = np.asarray(kernel[..., f], dtype=np.float32)
     products = window * weights
     per_channel = products.sum(axis=(0, 1))
@@ -133,11 +134,11 @@ def conv_pixel(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, row: int, co
 
 
 def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str = "same",
-                 activation: str = "relu") -> np.ndarray:
-    """The whole layer in NumPy: ``(H, W, c_in)`` → ``(H', W', filters)`` (stride 1), for checking against Keras."""
+                 activation: str = "relu", stride: int = 1) -> np.ndarray:
+    """The whole layer in NumPy: ``(H, W, c_in)`` → ``(H', W', filters)``, for checking against Keras."""
     k = kernel.shape[0]
-    xp = pad_input(x, k, padding)
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(0, 1))  # (H', W', c_in, k, k)
+    xp = pad_input(x, k, padding, stride)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(0, 1))[::stride, ::stride]  # (H', W', c_in, k, k)
     z = np.einsum("hwcij,ijcf->hwf", windows, kernel, optimize=True) + bias
     return ACTIVATIONS[activation](z).astype(np.float32)
 

@@ -116,6 +116,9 @@ def _block_fields(b: int) -> list[Field]:
         Field(f"kernel{b}", f"k{b}", int, "Kernel size", "select_slider", choices=KERNEL_SIZES, block=b, role="kernel"),
         Field(f"convs{b}", f"c{b}", int, "Conv layers", "radio", 1, 2, block=b, role="convs",
               help="Two conv layers in a row see a wider patch before pooling (as in the batch-norm CNN)."),
+        Field(f"stride{b}", f"s{b}", int, "Stride", "radio", 1, 2, block=b, role="stride",
+              help="How far the first conv layer's kernel moves between output pixels: 2 halves the maps, as a "
+                   "2×2 pool does, but the network learns what to keep instead of taking the maximum."),
         Field(f"pool{b}", f"p{b}", bool, "2×2 max-pool after", "checkbox", block=b, role="pool"),
     ]
 
@@ -161,6 +164,7 @@ class ConvBlock:
     kernel: int
     convs: int
     pool: bool
+    stride: int = 1
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,9 @@ class LabSettings:
     pool1: bool = True
     pool2: bool = True
     pool3: bool = True
+    stride1: int = 1
+    stride2: int = 1
+    stride3: int = 1
     padding: str = "same"
     batch_norm: bool = False
     conv_activation: str = "relu"
@@ -209,7 +216,7 @@ class LabSettings:
             blk = self.block(b)
             for j in range(blk.convs):
                 convs.append(ConvSpec(blk.filters, blk.kernel, self.padding, self.conv_activation, self.batch_norm,
-                                      pool=blk.pool and j == blk.convs - 1))
+                                      pool=blk.pool and j == blk.convs - 1, strides=blk.stride if j == 0 else 1))
         dense = tuple(DenseSpec(self.units, self.dense_activation, self.dropout, self.batch_norm)
                       for _ in range(self.dense_layers))
         return ModelConfig(convs=tuple(convs), dense=dense)
@@ -262,8 +269,8 @@ def architecture_summary(config: ModelConfig) -> str:
     parts = []
     if config.convs:
         pads = {c.padding for c in config.convs}
-        convs = " → ".join(f"{c.filters}@{c.kernel_size}×{c.kernel_size}{'+BN' if c.batch_norm else ''}"
-                           f"{' ↓' if c.pool else ''}" for c in config.convs)
+        convs = " → ".join(f"{c.filters}@{c.kernel_size}×{c.kernel_size}{f'/{c.strides}' if c.strides != 1 else ''}"
+                           f"{'+BN' if c.batch_norm else ''}{' ↓' if c.pool else ''}" for c in config.convs)
         parts.append(f"CNN {convs} ({'/'.join(sorted(pads))})")
     else:
         parts.append("MLP")
@@ -293,7 +300,8 @@ def settings_from_config(config: ModelConfig, options: TrainOptions | None = Non
     blocks: list[list[ConvSpec]] = []
     for c in convs:
         cur = blocks[-1] if blocks else None
-        if cur and len(cur) == 1 and not cur[0].pool and (cur[0].filters, cur[0].kernel_size) == (c.filters, c.kernel_size):
+        if (cur and len(cur) == 1 and not cur[0].pool and c.strides == 1
+                and (cur[0].filters, cur[0].kernel_size) == (c.filters, c.kernel_size)):
             cur.append(c)
         else:
             blocks.append([c])
@@ -308,7 +316,7 @@ def settings_from_config(config: ModelConfig, options: TrainOptions | None = Non
     ch: dict = {"blocks": len(blocks), "dense_layers": len(config.dense)}
     for b, block in enumerate(blocks, start=1):
         ch.update({f"filters{b}": block[0].filters, f"kernel{b}": block[0].kernel_size, f"convs{b}": len(block),
-                   f"pool{b}": block[-1].pool})
+                   f"pool{b}": block[-1].pool, f"stride{b}": block[0].strides})
     if convs:
         ch.update(padding=convs[0].padding, conv_activation=convs[0].activation, batch_norm=convs[0].batch_norm)
     if config.dense:

@@ -36,6 +36,13 @@ class ConvSpec:
     activation: str = "relu"
     batch_norm: bool = False
     pool: bool = True
+    strides: int = 1  # how far the kernel moves per output pixel (2 halves the map, as pooling does)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["strides"] == 1:  # absent means 1: runs stored before strides existed keep their keys
+            del d["strides"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class ModelConfig:
     num_classes: int = NUM_CLASSES
 
     def to_dict(self) -> dict:
-        return {"convs": [asdict(c) for c in self.convs], "dense": [asdict(d) for d in self.dense],
+        return {"convs": [c.to_dict() for c in self.convs], "dense": [asdict(d) for d in self.dense],
                 "num_classes": self.num_classes}
 
     @classmethod
@@ -239,21 +246,25 @@ def layer_plan(config: ModelConfig) -> list[PlannedLayer]:
         c = 1
         n_pool = 0
         for i, spec in enumerate(config.convs, start=1):
-            k = spec.kernel_size
+            k, s = spec.kernel_size, spec.strides
             _check_spec(spec.padding in PADDINGS, f"conv{i}: padding must be 'same' or 'valid', got {spec.padding!r}")
+            _check_spec(s >= 1, f"conv{i}: the stride must be at least 1, got {s}")
             _check_spec(spec.activation in ACTIVATIONS, f"conv{i}: unknown activation {spec.activation!r}")
             _check_spec(spec.filters >= 1 and k >= 1,
                         f"conv{i}: needs at least one filter and a kernel of at least 1×1")
             if spec.padding == "valid":
-                nh, nw = h - k + 1, w - k + 1
-                _check_spec(nh >= 1 and nw >= 1,
+                nh, nw = (h - k) // s + 1, (w - k) // s + 1
+                _check_spec(h >= k and w >= k,
                             f"conv{i}: a {k}×{k} kernel with 'valid' padding does not fit its {h}×{w}×{c} input "
                             f"(it needs at least {k}×{k}); use a smaller kernel, 'same' padding or fewer conv blocks")
                 h, w = nh, nw
+            else:
+                h, w = -(-h // s), -(-w // s)  # 'same': ⌈n / s⌉
             params = conv_params(k, c, spec.filters)
+            stride_arg = (("strides", s),) if s != 1 else ()
             plan.append(PlannedLayer(
                 f"conv{i}", "Conv2D", (spec.filters, (k, k)),
-                (("padding", spec.padding), ("activation", _fused_activation(spec.activation, spec.batch_norm))),
+                (*stride_arg, ("padding", spec.padding), ("activation", _fused_activation(spec.activation, spec.batch_norm))),
                 (h, w, spec.filters), params, params_formula(k, c, spec.filters)))
             c = spec.filters
             if spec.batch_norm:

@@ -234,7 +234,7 @@ with st.container(border=True):
             for b in range(1, blocks + 1):
                 with cols[b - 1].container(border=True):
                     st.markdown(f"Block {b}")
-                    for name in (f"filters{b}", f"kernel{b}", f"convs{b}", f"pool{b}"):
+                    for name in (f"filters{b}", f"kernel{b}", f"convs{b}", f"stride{b}", f"pool{b}"):
                         ctl(st, name)
         d1, d2 = st.columns(2)
         ctl(d1, "dense_layers")

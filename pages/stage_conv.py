@@ -67,6 +67,9 @@ st.markdown(
     f"Input: `{src}` {tuple(sd[src].shape)}."
     + (f" Each kernel spans **all {c_in} input channels**: it reads every map of `{src}` at once and sums "
        f"{c_in} separate {k}×{k} products into one number." if c_in > 1 else "")
+    + (f" It moves **{int(layer.strides[0])} pixels** at a time (`strides={int(layer.strides[0])}`), so its maps are "
+       f"{out.shape[1]}×{out.shape[2]}: output pixel (r, c) reads the window that starts at "
+       f"({int(layer.strides[0])}·r, {int(layer.strides[0])}·c)." if int(layer.strides[0]) != 1 else "")
 )
 
 # --- every filter beside its map -------------------------------------------------------------------
@@ -97,19 +100,21 @@ peak_r, peak_c = np.unravel_index(int(fmap.argmax()), fmap.shape)
 p1, p2 = st.columns(2)
 r = p1.slider("Output row", 0, H - 1, int(peak_r), key=f"conv_row_{name}")
 c = p2.slider("Output column", 0, W - 1, int(peak_c), key=f"conv_col_{name}")
-px_ = conv_inspect.conv_pixel(x_in, kernel, bias, r, c, f, layer.padding, act)
+stride = int(layer.strides[0])
+px_ = conv_inspect.conv_pixel(x_in, kernel, bias, r, c, f, layer.padding, act, stride)
 contrib_ch = int(np.abs(px_.per_channel).argmax())
 show_ch = 0
 if c_in > 1:
     show_ch = st.selectbox("Input channel to look at", range(c_in), index=contrib_ch, key=f"conv_showch_{name}",
                            help="Starts at the channel that contributes most to this pixel.")
-pad_before = ca.axis_padding(x_in.shape[0], k, 1, layer.padding)[0]  # rows of zeros above the input
+pad_before = ca.axis_padding(x_in.shape[0], k, stride, layer.padding)[0]  # rows of zeros above the input
 
 u1, u2, u3 = st.columns(3)
 with u1:
     fig = figures.heatmap(x_in[..., show_ch], title=f"Input {src}" + (f", channel {show_ch}" if c_in > 1 else ""),
                           height=330)
-    st.plotly_chart(figures.outline(fig, r - pad_before, c - pad_before, k, k), width="stretch", key="conv_input")
+    st.plotly_chart(figures.outline(fig, r * stride - pad_before, c * stride - pad_before, k, k), width="stretch",
+                    key="conv_input")
 with u2:
     fig = figures.heatmap(kernel[:, :, show_ch, f], title=f"Kernel of filter {f}" + (f" [:, :, {show_ch}]" if c_in > 1 else ""),
                           diverging=True, height=330, text=k <= 7, hover="weight %{z:.3f}")

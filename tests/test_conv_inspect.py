@@ -80,18 +80,20 @@ def test_whole_layer_numpy_equals_keras(model, st_):
         np.testing.assert_allclose(ours, st_[name].array[0], atol=1e-4)
 
 
-@pytest.mark.parametrize("padding,k", [("valid", 3), ("same", 4), ("same", 3), ("valid", 5)])
-def test_padding_matches_a_real_keras_conv(padding, k):
+@pytest.mark.parametrize("padding,k,stride", [("valid", 3, 1), ("same", 4, 1), ("same", 3, 1), ("valid", 5, 1),
+                                              ("same", 3, 2), ("valid", 3, 2), ("same", 4, 3)])
+def test_padding_and_stride_match_a_real_keras_conv(padding, k, stride):
     import keras
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(1, 9, 8, 3)).astype(np.float32)
-    layer = keras.layers.Conv2D(4, k, padding=padding, activation="tanh")
+    layer = keras.layers.Conv2D(4, k, strides=stride, padding=padding, activation="tanh")
     y = np.asarray(layer(x))
     kern, b = ci.kernels(layer)
-    np.testing.assert_allclose(ci.conv_forward(x[0], kern, b, padding, "tanh"), y[0], atol=1e-5)
-    px = ci.conv_pixel(x[0], kern, b, y.shape[1] - 1, y.shape[2] - 1, 2, padding, "tanh")
-    assert px.output == pytest.approx(float(y[0, -1, -1, 2]), abs=1e-5)
+    np.testing.assert_allclose(ci.conv_forward(x[0], kern, b, padding, "tanh", stride), y[0], atol=1e-5)
+    for row, col in ((0, 0), (y.shape[1] - 1, y.shape[2] - 1)):
+        px = ci.conv_pixel(x[0], kern, b, row, col, 2, padding, "tanh", stride)
+        assert px.output == pytest.approx(float(y[0, row, col, 2]), abs=1e-5)
 
 
 def test_pool_equals_keras_and_argmax_points_at_the_max(st_):

@@ -72,6 +72,9 @@ def test_course_figures():
     models.PRESETS["mlp512"].config,
     ModelConfig(convs=(ConvSpec(8, 7, "valid"), ConvSpec(4, 1, "same", activation="tanh"),
                        ConvSpec(3, 3, "valid", pool=False)), dense=(DenseSpec(17, dropout=0.5),)),
+    # strides: 'same' 28 → 14 → 5 (⌈14/3⌉); 'valid' (28 − 5)//2 + 1 = 12, pooled to 6, then (6 − 3)//2 + 1 = 2
+    ModelConfig(convs=(ConvSpec(4, 3, "same", pool=False, strides=2), ConvSpec(4, 3, "same", pool=False, strides=3))),
+    ModelConfig(convs=(ConvSpec(4, 5, "valid", strides=2), ConvSpec(2, 3, "valid", pool=False, strides=2))),
 ])
 def test_layer_table_equals_keras_layer_by_layer(config):
     model = models.build_model(config)
@@ -85,6 +88,13 @@ def test_layer_table_equals_keras_layer_by_layer(config):
         assert tuple(layer.output.shape[1:]) == row.output_shape, row.name
         assert layer.count_params() == row.params, row.name
         assert type(layer).__name__ == row.kind
+
+
+def test_a_stride_of_1_leaves_a_config_as_it_was_stored():
+    plain = models.PRESETS["course_cnn"].config
+    assert "strides" not in plain.to_dict()["convs"][0]  # keys of runs stored before strides existed stay
+    strided = ModelConfig(convs=(ConvSpec(strides=2),))
+    assert ModelConfig.from_dict(strided.to_dict()) == strided and strided.fingerprint() != plain.fingerprint()
 
 
 def test_stage_names_are_stable():

@@ -105,6 +105,9 @@ def test_sliders_change_the_table_and_it_always_equals_keras():
     _assert_table_is_keras(at)
     _set(at, blocks=3, kernel3=3, pool3=False, convs3=2, batch_norm=True, dense_layers=2, units=40)
     _assert_table_is_keras(at)
+    _set(at, blocks=1, stride1=2)  # 'valid': conv1 (28 − 5)//2 + 1 = 12
+    _assert_table_is_keras(at)
+    assert _table(at).loc[lambda t: t.layer == "conv1", "output shape"].item() == "(None (batch), 12, 12, 8)"
     _set(at, blocks=0)  # an MLP: no reshape, no feature maps
     _assert_table_is_keras(at)
     assert "reshape" not in list(_table(at)["layer"])

@@ -186,3 +186,23 @@ def test_pages_say_so_plainly_for_an_mlp():
     at.switch_page("pages/overview.py").run()
     assert not at.exception
     assert metrics(at)["Total parameters"] == f"{mlp.count_params():,}"
+
+
+def test_conv_page_arithmetic_follows_a_stride():
+    from mnistviz.shelf import ModelShelf, ShelfModel
+
+    config = models.ModelConfig(convs=(models.ConvSpec(6, 3, "same", pool=False, strides=2),),
+                                dense=(models.DenseSpec(8),))
+    model = models.build_model(config, seed=0)
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    shelf = ModelShelf()
+    shelf.use(shelf.add(ShelfModel("test:strided-untrained", "strided", "strided CNN", model, config)).key)
+    at.session_state["model_shelf"] = shelf
+    at.run()
+    at.switch_page("pages/stage_conv.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["Output shape"] == "(1, 14, 14, 6)"
+    for row, col in ((0, 0), (13, 13), (6, 3)):
+        at.slider(key="conv_row_conv1").set_value(row)
+        at.slider(key="conv_col_conv1").set_value(col).run()
+        assert any("the same number" in s.value for s in at.success), (row, col)  # hand arithmetic = Keras
