@@ -168,16 +168,20 @@ def test_pool_page_halves_and_changes_with_the_digit():
     assert arr(chart(at, "pool_after")["data"][0]["z"]).shape == (7, 7)
 
 
-def test_pages_say_so_plainly_for_an_mlp():
+def app_looking_through(config: models.ModelConfig, key: str):
+    """The app, run once, with an untrained model of ``config`` as this session's active model; and the model."""
     from mnistviz.shelf import ModelShelf, ShelfModel
 
-    config = models.PRESETS["mlp30"].config
-    mlp = models.build_model(config, seed=0)
+    model = models.build_model(config, seed=0)
     at = AppTest.from_file("../app.py", default_timeout=120)
     shelf = ModelShelf()
-    shelf.use(shelf.add(ShelfModel("test:mlp30-untrained", "mlp", "tiny MLP", mlp, config)).key)
+    shelf.use(shelf.add(ShelfModel(key, key, key, model, config)).key)
     at.session_state["model_shelf"] = shelf
-    at.run()
+    return at.run(), model
+
+
+def test_pages_say_so_plainly_for_an_mlp():
+    at, mlp = app_looking_through(models.PRESETS["mlp30"].config, "test:mlp30-untrained")
     for page, words in [("pages/stage_conv.py", "no convolution"), ("pages/stage_pool.py", "no pooling"),
                         ("pages/stage_reshape.py", "no reshape")]:
         at.switch_page(page).run()
@@ -189,16 +193,9 @@ def test_pages_say_so_plainly_for_an_mlp():
 
 
 def test_conv_page_arithmetic_follows_a_stride():
-    from mnistviz.shelf import ModelShelf, ShelfModel
-
     config = models.ModelConfig(convs=(models.ConvSpec(6, 3, "same", pool=False, strides=2),),
                                 dense=(models.DenseSpec(8),))
-    model = models.build_model(config, seed=0)
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    shelf = ModelShelf()
-    shelf.use(shelf.add(ShelfModel("test:strided-untrained", "strided", "strided CNN", model, config)).key)
-    at.session_state["model_shelf"] = shelf
-    at.run()
+    at, _ = app_looking_through(config, "test:strided-untrained")
     at.switch_page("pages/stage_conv.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert metrics(at)["Output shape"] == "(1, 14, 14, 6)"
