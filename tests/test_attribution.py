@@ -203,3 +203,27 @@ def test_nudge_identity_shift_rotate_thicken(digit):
     assert np.array_equal(thin > 0.5, bar > 0.5)
     for out in (moved, turned, thick, thin):
         assert out.shape == (28, 28) and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+
+
+@pytest.mark.browser
+def test_draw_page_explains_with_grad_cam_on_one_printed_scale_in_chromium(browser, app_url, screenshot_dir):
+    from playwright.sync_api import expect
+
+    from browser_support import DRAW_PAGE, draw, open_page, vertical_stroke, wait_for_figures, wait_for_idle
+
+    page = open_page(browser, app_url, DRAW_PAGE)
+    try:
+        draw(page, vertical_stroke())
+        wait_for_idle(page)
+        page.get_by_role("button", name="Explain my latest drawing").click()
+        wait_for_idle(page)
+        page.get_by_text("Grad-CAM", exact=True).click()
+        expect(page.get_by_text("Where logit(1) relies on the last conv maps")).to_be_visible(timeout=60_000)
+        wait_for_figures(page, at_least=3)
+        expect(page.get_by_text("for both maps", exact=False)).to_be_visible()
+        expect(page.get_by_text("Read on conv2's 64 maps of 14×14", exact=False)).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        page.get_by_text("for both maps", exact=False).scroll_into_view_if_needed()  # the maps and their scale
+        page.screenshot(path=screenshot_dir / "draw_explain_grad_cam.png")
+    finally:
+        page.close()
