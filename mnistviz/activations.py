@@ -148,17 +148,29 @@ def _as_list(out) -> list:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-_runners: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+class PerModel:
+    """One object built by ``build(model)`` per model object, kept as long as the model lives (a weak
+    dictionary): a model shared between sessions shares it, a session's own model has its own."""
+
+    def __init__(self, build):
+        self._build = build
+        self._made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, model):
+        with self._lock:
+            made = self._made.get(model)
+            if made is None:
+                made = self._made[model] = self._build(model)
+            return made
+
+
+_runners = PerModel(StageRunner)
 
 
 def runner_for(model) -> StageRunner:
     """The cached ``StageRunner`` of ``model`` (built on first use)."""
-    with _lock:
-        runner = _runners.get(model)
-        if runner is None:
-            runner = _runners[model] = StageRunner(model)
-        return runner
+    return _runners(model)
 
 
 def stages(model, x: np.ndarray) -> list[Stage]:

@@ -21,8 +21,6 @@ Gradients come from compiled ``tf.function`` s built once per model (a weak cach
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,16 +191,7 @@ class _Explainer:
         return tuple(t.numpy() for t in self._fns[name](x, digits))
 
 
-_explainers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _explainer(model) -> _Explainer:
-    with _lock:
-        ex = _explainers.get(model)
-        if ex is None:
-            ex = _explainers[model] = _Explainer(model)
-        return ex
+_explainer = activations.PerModel(_Explainer)  # one compiled explainer per model
 
 
 def _rows(image: np.ndarray, digits) -> tuple[np.ndarray, np.ndarray]:
