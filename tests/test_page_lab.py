@@ -174,12 +174,42 @@ def test_short_real_training_run_shows_accuracy_confusion_and_is_reused(private_
     at.button(key="lab_use").click().run()  # use it everywhere, for this session only
     assert at.session_state["model_shelf"].active_key == run.key
 
+    _watch_it_learn(at)
+
     at.button(key="lab_train").click().run()  # identical settings: loaded, not retrained
     _until_done(at)
     runs = _lab(at).runs
     assert len(runs) == 2 and runs[1].loaded and runs[1].history == runs[0].history
     assert any("loaded instead of retrained" in i.value for i in at.info)
     assert _chart(at, "lab_compare") is not None
+
+    # continue the run for one more epoch: a new run that starts from its trained weights
+    at.number_input(key="lab_more_epochs").set_value(1).run()
+    at.button(key="lab_continue").click().run()
+    _until_done(at)
+    first, third = _lab(at).runs[0], _lab(at).runs[2]
+    assert third.options.continue_from == first.key and third.key != first.key
+    assert "continues run 1" in third.summary
+    assert third.history["loss"][0] < first.history["loss"][0]  # it went on from the trained weights
+
+
+def _watch_it_learn(at: AppTest) -> None:
+    """The finished run's replay: 500 images (450 train) in batches of 64 are 8 steps an epoch, so snapshots come
+    before training, after batches 1, 2 and 4, and at the epoch's end; scrub back, then play."""
+    scrubber = at.select_slider(key="replay_at")
+    options = scrubber.options
+    assert options == ["before training", "epoch 0.12 (batch 1)", "epoch 0.25 (batch 2)", "epoch 0.50 (batch 4)",
+                       "epoch 1"]
+    assert scrubber.value == "epoch 1"  # opens on the trained model
+    trained = next(m for m in at.metric if m.label == "Held-out accuracy").value
+    scrubber.set_value("before training").run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label == "Held-out accuracy").value != trained
+    at.button(key="replay_play").click().run()  # plays from here, one snapshot a tick
+    assert at.session_state["replay_playing"]
+    assert at.select_slider(key="replay_at").value == "before training"
+    at.run()  # the next tick shows the next snapshot
+    assert at.select_slider(key="replay_at").value == options[1]
 
 
 def test_cancel_reports_where_it_stopped_and_keeps_nothing(private_store):
@@ -282,41 +312,3 @@ def test_train_on_your_own_digits_from_an_npz(private_store):
     own_id = training_data(str(saved[0]))[1]
     assert own_id != training_data("sample")[1]
     assert run.key == model_key(run.config, run.options, own_id)  # the data's fingerprint is in the store key
-
-
-def test_watch_it_learn_scrubs_and_plays_the_training(private_store):
-    at = _open()
-    _set(at, blocks=1, filters1=4, kernel1=3, units=16, dropout=0.0, epochs=2, batch_size=45, n_train=500)
-    at.button(key="lab_train").click().run()
-    _until_done(at)
-    assert not at.exception, at.exception
-    scrubber = at.select_slider(key="replay_at")
-    options = scrubber.options
-    assert options[0] == "before training" and options[-2:] == ["epoch 1", "epoch 2"]
-    assert len(options) == 6 and all(o.startswith("epoch 0.") and "(batch " in o for o in options[1:4])
-    assert scrubber.value == "epoch 2"  # opens on the trained model
-    trained = next(m for m in at.metric if m.label == "Held-out accuracy").value
-    scrubber.set_value("before training").run()
-    assert not at.exception
-    before = next(m for m in at.metric if m.label == "Held-out accuracy").value
-    assert before != trained
-    at.button(key="replay_play").click().run()  # plays from here, one snapshot a tick
-    assert at.session_state["replay_playing"]
-    assert at.select_slider(key="replay_at").value == "before training"
-    at.run()  # the next tick shows the next snapshot
-    assert at.select_slider(key="replay_at").value == options[1]
-
-
-def test_continue_a_finished_run_for_more_epochs(private_store):
-    at = _open()
-    _set(at, blocks=0, units=16, dropout=0.0, epochs=1, batch_size=64, n_train=500)
-    at.button(key="lab_train").click().run()
-    _until_done(at)
-    at.number_input(key="lab_more_epochs").set_value(1).run()
-    at.button(key="lab_continue").click().run()
-    _until_done(at)
-    assert not at.exception, at.exception
-    first, second = _lab(at).runs
-    assert second.options.continue_from == first.key and second.key != first.key
-    assert "continues run 1" in second.summary
-    assert second.history["loss"][0] < first.history["loss"][0]  # it went on from the trained weights
