@@ -154,21 +154,21 @@ def model_uploader() -> None:
                                "softmax). Loaded with Keras' safe mode: no Lambda layers or custom objects.")
     if up is None:
         return
-    raw = up.getvalue()
     shelf = shared.model_shelf()
-    done = ss.get("model_upload_done")
-    if done and done[0] == up.file_id:  # this file was read on an earlier run
-        if done[1]:
-            st.error(done[1], icon=":material/error:")
+    file_id, error, key = ss.get("model_upload_done", (None, None, None))
+    # this file was read on an earlier run (and, if it loaded, is still on the shelf: lab runs may push it off)
+    if file_id == up.file_id and (error or shelf.get(key) is not None):
+        if error:
+            st.error(error, icon=":material/error:")
         return
     try:
         with st.spinner("Checking the model…"):
-            loaded = model_upload.read_uploaded_model(raw)
+            loaded = model_upload.read_uploaded_model(up.getvalue())
     except model_upload.UploadError as exc:
-        ss["model_upload_done"] = (up.file_id, f"{up.name}: {exc}")
+        ss["model_upload_done"] = (up.file_id, f"{up.name}: {exc}", None)
         st.error(f"{up.name}: {exc}", icon=":material/error:")
         return
-    ss["model_upload_done"] = (up.file_id, None)
+    ss["model_upload_done"] = (up.file_id, None, loaded.key)
     label = f"Uploaded: {up.name} ({loaded.params:,} parameters)"
     shelf.use(shelf.add(ShelfModel(loaded.key, up.name, label, loaded.model, None, source="upload",
                                    meta={"added": loaded.added, "input_shape": loaded.input_shape})).key)
