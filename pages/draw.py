@@ -17,6 +17,8 @@ from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
+STEP_GAP = 12
+MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
 STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
                for kind in ("Conv2D", "MaxPooling2D")}
@@ -92,8 +94,13 @@ def show_steps(r: PreprocessResult) -> None:
         (r.fitted, f"3 · Scaled to fit 20×20: {fw}×{fh}"),
         (r.image, "4 · Centred in 28×28: the model's input"),
     ]
-    for col, (img, caption) in zip(st.columns(4), steps):
-        col.image(pixels(img), caption=caption, width=STEP_SIDE, clamp=True, output_format="PNG")
+    # One image for the four steps (each image on a page redrawn at every stroke is one more fetch), the
+    # captions under it in four columns of the same width (the gap matches the columns' own).
+    strip, _ = st.columns([2, 1])
+    strip.image(figures.png_bytes(figures.side_by_side([pixels(img) for img, _ in steps], gap=STEP_GAP)),
+                width="stretch", output_format="PNG")
+    for col, (_, caption) in zip(strip.columns(4), steps):
+        col.caption(caption)
 
 
 def show_network(stages: list[activations.Stage]) -> None:
@@ -104,13 +111,17 @@ def show_network(stages: list[activations.Stage]) -> None:
     maps = [s for s in stages if s.kind in STAGE_PAGES]
     for start in range(0, len(maps), 4):
         row = maps[start:start + 4]
+        # ONE plain image per row of up to four stages, not a Plotly chart each: on a page redrawn at every
+        # stroke each chart costs the browser ~25 ms to draw and each image one more fetch, and these
+        # overview strips have no values to hover anyway.
+        mosaics = [figures.mosaic_rgb(s.array[0]) for s in row]
+        mosaics += [np.full((1, MAP_STRIP_WIDTH, 3), 255, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
+        st.image(figures.png_bytes(figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP)),
+                 width="stretch", output_format="PNG")
         for col, s in zip(st.columns(4), row):
             _, h, w, c = s.shape
-            # A plain image, not a Plotly chart: on a page redrawn at every stroke each chart costs the
-            # browser ~25 ms to draw, and these overview strips have no values to hover anyway.
-            col.image(figures.png_bytes(figures.mosaic_rgb(s.array[0], upscale=4)),
-                      caption=f"{s.name}: {c} maps of {h}×{w}", width="stretch", output_format="PNG")
             page, label = STAGE_PAGES[s.kind]
+            col.caption(f"{s.name}: {c} maps of {h}×{w}")
             col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
     dense = [s for s in stages if s.kind == "Dense" and s.name != "logits"]
     flat = next((s for s in stages if s.kind == "Flatten"), None)

@@ -118,3 +118,16 @@ def test_digit_gallery_is_one_picture_with_a_caption_per_digit():
     assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(7)]
     width, height = _decoded(fig).size
     assert (width, height) == (4 * 30 * 2, 2 * 38 * 2)  # 4 columns of 28 + 2, 2 rows of 28 + 10 for the caption, 2×
+
+
+def test_side_by_side_puts_pictures_in_one_row_with_gaps():
+    from mnistviz.figures import side_by_side
+
+    grey = np.full((4, 6), 10, np.uint8)
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    row = side_by_side([grey, rgb], gap=5, fill=255)
+    assert row.shape == (4, 6 + 5 + 3, 3)
+    assert (row[:, 6:11] == 255).all() and (row[2:, 11:] == 255).all()  # the gap, and the shorter one padded
+    assert (row[:4, :6] == 10).all()
+    wide = side_by_side([grey, rgb], width=12)
+    assert wide.shape[1] == 12 + 16 + 12 and wide.shape[0] == 8  # each brought to 12 wide, aspect kept

@@ -13,8 +13,8 @@
 
 from . import conv, data, dense, maps, model, training
 from .images import (DIVERGING, INK, SEQUENTIAL, compact, digit_heatmap, heatmap, mosaic, mosaic_rgb, outline,
-                     picture, png_bytes, png_data_uri, probability_bars, tile, tile_coordinates)
+                     picture, png_bytes, png_data_uri, probability_bars, side_by_side, tile, tile_coordinates)
 
 __all__ = ["conv", "data", "dense", "maps", "model", "training", "DIVERGING", "INK", "SEQUENTIAL", "compact",
            "digit_heatmap", "heatmap", "mosaic", "mosaic_rgb", "outline", "picture", "png_bytes", "png_data_uri",
-           "probability_bars", "tile", "tile_coordinates"]
+           "probability_bars", "side_by_side", "tile", "tile_coordinates"]

@@ -138,6 +138,30 @@ def _viridis_rgb(z: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+def side_by_side(pictures: list[np.ndarray], width: int | None = None, gap: int = 16, fill: int = 255) -> np.ndarray:
+    """uint8 pictures (grey ``(H, W)`` or RGB ``(H, W, 3)``) in one row: each resized to ``width`` if given
+    (blown up with sharp pixels first, then brought to the width), top-aligned, ``gap`` pixels of ``fill``
+    between them. One image instead of several: a page redrawn at every stroke fetches and decodes each
+    image separately."""
+    rgbs = []
+    for pic in pictures:
+        pic = np.asarray(pic, np.uint8)
+        pic = pic if pic.ndim == 3 else np.stack([pic] * 3, axis=-1)
+        if width and pic.shape[1] != width:
+            k = -(-width // pic.shape[1])
+            img = Image.fromarray(np.repeat(np.repeat(pic, k, axis=0), k, axis=1))
+            pic = np.asarray(img.resize((width, max(1, round(img.height * width / img.width))),
+                                        Image.Resampling.LANCZOS))
+        rgbs.append(pic)
+    height = max(p.shape[0] for p in rgbs)
+    row = []
+    for i, p in enumerate(rgbs):
+        if i:
+            row.append(np.full((height, gap, 3), fill, np.uint8))
+        row.append(np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=fill))
+    return np.hstack(row)
+
+
 def diverging_mosaic_rgb(maps: np.ndarray, cols: int | None = None, upscale: int = 1) -> np.ndarray:
     """Signed maps ``(H, W, C)`` (e.g. one input channel of a conv layer's kernels) tiled into one uint8 RGB
     picture: blue negative, white 0, red positive, one scale for all (the largest |value|); borders dark grey."""
