@@ -214,5 +214,30 @@ else:
     o2.info("Pick one or more filters to switch off.")
 
 npy_download(out.array, f"{name}'s output", name, "conv_download")
+
+# --- what excites this filter most ----------------------------------------------------------------------
+from mnistviz import exciting  # noqa: E402
+from pages.shared import DATA_SOURCE, MAP_DIGITS, dataset, load_dataset  # noqa: E402
+
+
+# Defined word for word on the Dense page too: same name and source, so both pages share one cache entry.
+@st.cache_data(show_spinner="Finding the test digits that excite each unit…", max_entries=8)
+def exciting_summary(model_key: str, _model, source: str = DATA_SOURCE) -> exciting.Exciting:
+    """One bulk pass per model (``model_key``: its content key ``ActiveModel.id``) over the first ``MAP_DIGITS`` test digits."""
+    return exciting.summarise(_model, load_dataset(source).x_test[:MAP_DIGITS])
+
+
+st.subheader("What excites this filter most")
+patches = exciting.top_patches(am.model, exciting_summary(am.id, am.model), dataset().x_test[:MAP_DIGITS], name, int(f), 8)
+st.plotly_chart(figures.training.digit_gallery(exciting.patch_tiles(patches), [f"#{p.digit}: {p.activation:.2f}" for p in patches],
+                                               cols=len(patches)), width="stretch", key="conv_top_patches")
+st.caption(
+    f"The {len(patches)} places among the first {min(MAP_DIGITS, len(dataset().x_test)):,} test digits where filter {f} of "
+    f"`{name}` answers most strongly, at most one per digit, strongest first: each tile is the "
+    f"{patches[0].framed.shape[0]}×{patches[0].framed.shape[1]} patch of the digit that unit sees (its receptive field), "
+    "blown up, with the digit's index in the test split and the filter's output there above it. Where the field "
+    "reaches past the image edge it is black (the padding's 0); the grey frame is only a border."
+)
+
 unfamiliar_layers(__file__, am, list(sd.values()))
 next_link(__file__, am.model)

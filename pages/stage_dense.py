@@ -4,13 +4,22 @@ import keras
 import numpy as np
 import streamlit as st
 
-from mnistviz import figures
+from mnistviz import exciting, figures
 from mnistviz import dense_inspect as di
 from pages.components import keras_line, npy_download, stage_page, unfamiliar_layers
-from pages.shared import next_link, stage_header
+from pages.shared import DATA_SOURCE, MAP_DIGITS, dataset, load_dataset, next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
 COURSE_DROPOUT = "dropout = tf.keras.layers.Dropout(rate=0.4)(dense, training=is_training)"
+TOP_DIGITS = 8
+
+
+# Defined word for word on the Convolution page too: same name and source, so both pages share one cache entry.
+@st.cache_data(show_spinner="Finding the test digits that excite each unit…", max_entries=8)
+def exciting_summary(model_key: str, _model, source: str = DATA_SOURCE) -> exciting.Exciting:
+    """One bulk pass per model (``model_key``: its content key ``ActiveModel.id``) over the first ``MAP_DIGITS`` test digits."""
+    return exciting.summarise(_model, load_dataset(source).x_test[:MAP_DIGITS])
+
 
 digit, am, stages = stage_page("6 · Dense and dropout")
 by_name = {s.name: s for s in stages}
@@ -155,6 +164,18 @@ with u2:
         st.markdown(f"Σ weight·input + bias = **{z:.3f}**  \nReLU({z:.3f}) = **{max(z, 0.0):.3f}**")
     if len(shape) == 3:
         st.caption("Each small map pairs with the same channel of the block on the Flatten page.")
+
+st.markdown(f"#### The test digits that excite unit #{unit} most")
+top_idx, top_act = exciting.top_digits(exciting_summary(am.id, am.model), block.output, unit, TOP_DIGITS)
+st.plotly_chart(figures.training.digit_gallery(dataset().x_test[top_idx], [f"#{i}: {a:.2f}" for i, a in zip(top_idx, top_act)],
+                                               cols=TOP_DIGITS), width="stretch", key="dense_unit_digits")
+st.caption(
+    f"Of the first {min(MAP_DIGITS, len(dataset().x_test)):,} test digits, these make unit #{unit} fire hardest "
+    f"(above each: its index in the test split and the unit's activation `{block.output}`)."
+    + (" It never fires for any of them: a dead unit." if float(top_act[0]) <= 0 else "")
+    + f" The weight tiles look like noise because each weight only says how much one of the {kernel.shape[0]:,} "
+    f"values of `{src_name}` counts, and the unit answers to a mix of very many of them; the digits show that mix at work."
+)
 
 npy_download(out_stage.array, f"the {block.output} activations", block.output, "dl_dense")
 npy_download(w_unit, f"unit #{unit}'s weights", f"{block.dense}_unit{unit}_weights", "dl_unit")

@@ -157,3 +157,35 @@ def test_pages_with_an_mlp_say_what_is_missing(mlp_state):
     at.switch_page(SOFTMAX).run()
     assert not at.exception
     assert [x.value for x in at.metric if x.label == "Parameters"] == ["310", "0"]  # logits (30 + 1)·10, softmax
+
+
+def shown_digits(at: AppTest, key: str) -> list[int]:
+    """The test-split indices captioned ``#i: activation`` above the tiles of the gallery chart ``key``."""
+    import json
+
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert found, f"no chart {key!r}"
+    spec = json.loads(found[0].proto.spec)
+    assert spec["data"][0]["source"].startswith("data:image/png")  # the tiles are ONE image
+    return [int(a["text"].split(":")[0].lstrip("#")) for a in spec["layout"]["annotations"]]
+
+
+def test_dense_page_shows_the_digits_keras_ranks_highest_for_the_unit():
+    import keras
+
+    from mnistviz import data, pretrained
+    from mnistviz.jobs import training_data
+    from pages.shared import DATA_SOURCE, MAP_DIGITS
+
+    digits = training_data(DATA_SOURCE)[0].x_test[:MAP_DIGITS]
+    model = pretrained.load_default_model()
+    acts = np.asarray(keras.Model(model.inputs[0], model.get_layer("dense").output)(data.model_input(digits)))
+    at = open_page(DENSE)
+    for unit in (int(at.session_state["dense_unit_dense_1024"]), 17):
+        at.number_input(key="dense_unit_dense_1024").set_value(unit).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = shown_digits(at, "dense_unit_digits")
+        assert len(shown) == 8 == len(set(shown))
+        # the shown digits' Keras activations are Keras' 8 highest, in order (robust to exact ties)
+        np.testing.assert_allclose(acts[shown, unit], -np.sort(-acts[:, unit])[:8], rtol=1e-4, atol=1e-5)
+        assert any(f"excite unit #{unit} most" in m.value for m in at.markdown)

@@ -203,3 +203,26 @@ def test_conv_page_arithmetic_follows_a_stride():
         at.slider(key="conv_row_conv1").set_value(row)
         at.slider(key="conv_col_conv1").set_value(col).run()
         assert any("the same number" in s.value for s in at.success), (row, col)  # hand arithmetic = Keras
+
+
+def test_conv_page_shows_the_patches_that_excite_the_filter_most(model):
+    import keras
+
+    from mnistviz.jobs import training_data
+    from pages.shared import DATA_SOURCE, MAP_DIGITS
+
+    digits = training_data(DATA_SOURCE)[0].x_test[:MAP_DIGITS]
+    probe = keras.Model(model.inputs[0], model.get_layer("conv1").output)
+    peaks = np.concatenate([np.asarray(probe(data.model_input(digits[i:i + 500]))).max(axis=(1, 2))
+                            for i in range(0, len(digits), 500)])  # (N, 32): each digit's strongest place per filter
+    at = open_page("pages/stage_conv.py")
+    for f in (int(at.number_input(key="conv_f_conv1").value), 3):
+        at.number_input(key="conv_f_conv1").set_value(f).run()
+        assert not at.exception, [e.value for e in at.exception]
+        spec = chart(at, "conv_top_patches")
+        assert spec["data"][0]["source"].startswith("data:image/png")  # the patches are ONE image
+        shown = [int(a["text"].split(":")[0].lstrip("#")) for a in spec["layout"]["annotations"]]
+        assert len(shown) == 8 == len(set(shown))  # eight patches from eight different digits
+        np.testing.assert_allclose(peaks[shown, f], -np.sort(-peaks[:, f])[:8], rtol=1e-4, atol=1e-5)
+        assert any(f"filter {f} of `conv1` answers most strongly" in c.value and "5×5 patch" in c.value
+                   for c in at.caption)
