@@ -140,11 +140,12 @@ def top_patches(model, summary: Exciting, digits: np.ndarray, layer: str, filter
 
 def patch_tiles(patches: list[Patch], side: int = INPUT_SIDE, frame: float = 0.25) -> np.ndarray:
     """Patches as tiles ``(k, side, side)`` for a digit gallery: each framed patch blown up by the largest whole
-    factor that fits, centred on a ``frame``-grey square so its edges show against the black gallery."""
+    factor that fits, centred on a ``frame``-grey square so the edges of a smaller patch show against the black
+    gallery (a 5×5 conv1 patch becomes 25×25, a 14×14 conv2 patch 28×28)."""
     if not patches:
         return np.zeros((0, side, side), np.float32)
     h, w = patches[0].framed.shape
-    factor = max(1, (side - 2) // max(h, w))
+    factor = max(1, side // max(h, w))
     tiles = np.full((len(patches), side, side), frame, np.float32)
     for i, p in enumerate(patches):
         big = np.kron(p.framed, np.ones((factor, factor), np.float32))[:side, :side]

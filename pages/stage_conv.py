@@ -236,7 +236,7 @@ st.caption(
     f"`{name}` answers most strongly, at most one per digit, strongest first: each tile is the "
     f"{patches[0].framed.shape[0]}×{patches[0].framed.shape[1]} patch of the digit that unit sees (its receptive field), "
     "blown up, with the digit's index in the test split and the filter's output there above it. Where the field "
-    "reaches past the image edge it is black (the padding's 0); the grey frame is only a border."
+    "reaches past the image edge it is black (the padding's 0); grey around a small patch is only a border."
 )
 
 unfamiliar_layers(__file__, am, list(sd.values()))
