@@ -135,6 +135,15 @@ def test_predictions(model_key: str, _model, source: str = DATA_SOURCE) -> tuple
 
 
 MAP_DIGITS = 2000  # test digits on the maps and behind the not-a-digit check (the whole held-out sample)
+
+
+@st.cache_data(show_spinner="Finding the test digits that excite each unit…", max_entries=8)
+def exciting_summary(model_key: str, _model, source: str = DATA_SOURCE):
+    """Each unit's strongest test digits (``exciting.summarise``) over the first ``MAP_DIGITS`` test digits: one
+    bulk pass per model, keyed by its content key (``ActiveModel.id``)."""
+    from mnistviz import exciting
+
+    return exciting.summarise(_model, load_dataset(source).x_test[:MAP_DIGITS])
 _MAPS = None
 
 

@@ -5,11 +5,12 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from mnistviz import activations, conv_inspect, figures
+from mnistviz import activations, conv_inspect, exciting, figures
 from mnistviz import receptive_field as rf
 from mnistviz import convarith as ca
 from pages.components import keras_line, npy_download, unfamiliar_layers
-from pages.shared import active_model, current_input, next_link, stage_header, untrained_model
+from pages.shared import (MAP_DIGITS, active_model, current_input, dataset, exciting_summary, next_link, stage_header,
+                           untrained_model)
 
 COLS = 8  # maps per row in both mosaics, so kernel f and map f sit at the same place
 
@@ -216,17 +217,6 @@ else:
 npy_download(out.array, f"{name}'s output", name, "conv_download")
 
 # --- what excites this filter most ----------------------------------------------------------------------
-from mnistviz import exciting  # noqa: E402
-from pages.shared import DATA_SOURCE, MAP_DIGITS, dataset, load_dataset  # noqa: E402
-
-
-# Defined word for word on the Dense page too: same name and source, so both pages share one cache entry.
-@st.cache_data(show_spinner="Finding the test digits that excite each unit…", max_entries=8)
-def exciting_summary(model_key: str, _model, source: str = DATA_SOURCE) -> exciting.Exciting:
-    """One bulk pass per model (``model_key``: its content key ``ActiveModel.id``) over the first ``MAP_DIGITS`` test digits."""
-    return exciting.summarise(_model, load_dataset(source).x_test[:MAP_DIGITS])
-
-
 st.subheader("What excites this filter most")
 patches = exciting.top_patches(am.model, exciting_summary(am.id, am.model), dataset().x_test[:MAP_DIGITS], name, int(f), 8)
 st.plotly_chart(figures.training.digit_gallery(exciting.patch_tiles(patches), [f"#{p.digit}: {p.activation:.2f}" for p in patches],

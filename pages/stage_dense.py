@@ -7,18 +7,11 @@ import streamlit as st
 from mnistviz import exciting, figures
 from mnistviz import dense_inspect as di
 from pages.components import keras_line, npy_download, stage_page, unfamiliar_layers
-from pages.shared import DATA_SOURCE, MAP_DIGITS, dataset, load_dataset, next_link, stage_header
+from pages.shared import MAP_DIGITS, dataset, exciting_summary, next_link, stage_header
 
 COURSE_DENSE = "dense = tf.keras.layers.Dense(1024, activation='relu', name='dense')(pool2_flat)"
 COURSE_DROPOUT = "dropout = tf.keras.layers.Dropout(rate=0.4)(dense, training=is_training)"
 TOP_DIGITS = 8
-
-
-# Defined word for word on the Convolution page too: same name and source, so both pages share one cache entry.
-@st.cache_data(show_spinner="Finding the test digits that excite each unit…", max_entries=8)
-def exciting_summary(model_key: str, _model, source: str = DATA_SOURCE) -> exciting.Exciting:
-    """One bulk pass per model (``model_key``: its content key ``ActiveModel.id``) over the first ``MAP_DIGITS`` test digits."""
-    return exciting.summarise(_model, load_dataset(source).x_test[:MAP_DIGITS])
 
 
 digit, am, stages = stage_page("6 · Dense and dropout")
