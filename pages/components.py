@@ -205,11 +205,14 @@ def unfamiliar_layers(page_file: str, am: ActiveModel, stages: list[activations.
 
 # The canvas's own toolbar (undo, redo, clear) is see-through until hovered, and a phone never hovers. The
 # component keeps its styles in a shadow root that page CSS cannot reach, so this script adds one rule there:
-# the toolbar always shown, with room above the canvas for it. A constant: nothing a person typed is in it.
+# the toolbar always shown. The room above the canvas for it is page CSS on the component's host element,
+# there from the first paint: a margin added later would move the canvas under a stroke already aimed at it.
+# Constants: nothing a person typed is in them.
+_CANVAS_ROOM_STYLE = '<style>[data-testid="stBidiComponentIsolated"] { padding-top: 2.9rem; }</style>'
 _CANVAS_TOOLBAR_SCRIPT = """<script>
 (function () {
   if (window.__mnistvizCanvasToolbar) return;
-  const css = ".dc-toolbar{opacity:1 !important;top:-2.65rem !important}.dc-root{margin-top:2.9rem}";
+  const css = ".dc-toolbar{opacity:1 !important;top:-2.65rem !important}";
   window.__mnistvizCanvasToolbar = setInterval(function () {
     for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
       const root = host.shadowRoot;
@@ -226,5 +229,6 @@ _CANVAS_TOOLBAR_SCRIPT = """<script>
 
 
 def canvas_toolbar_always_visible() -> None:
-    """Show the drawing canvas's undo, redo and clear buttons at all times (on phones too)."""
+    """Show the drawing canvas's undo, redo and clear buttons at all times (on phones too); call it before the canvas."""
+    st.html(_CANVAS_ROOM_STYLE)
     st.html(_CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)

@@ -18,6 +18,7 @@ from pages.shared import active_model, digit_map, use_drawing
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
 STEP_GAP = 12
+ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
 MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
 STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
@@ -260,8 +261,9 @@ def live(am) -> None:
     left, right = st.columns([1, 1.15], gap="large")
     with left:
         # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view
-        # the prediction stays in sight while drawing.
-        answer = st.empty()
+        # the prediction stays in sight while drawing. Its room is kept while it is empty, so the first
+        # answer does not push the canvas down between two strokes of one digit.
+        answer = st.container(height=ANSWER_HEIGHT, border=False)
         result = read_input()
     if result is None or result.blank:
         right.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
