@@ -1,4 +1,4 @@
-"""Several people at once, on one server: 5 browser contexts draw 5 different digits at the same time
+"""Several people at once, on one server: 3 browser contexts draw 3 different digits at the same time
 and each gets its own right answer, twice (the second time each draws its neighbour's digit). Sessions
 that train their own models: tests/test_browser_journeys.py and the class benchmark's smoke test.
 
@@ -34,6 +34,7 @@ DIGITS = {
         (0.3, 0.8)],
     6: [(0.65, 0.15), (0.4, 0.4), (0.32, 0.65), (0.45, 0.85), (0.65, 0.78), (0.65, 0.6), (0.45, 0.55), (0.33, 0.65)],
 }
+PEOPLE = dict(list(DIGITS.items())[:3])  # the test's three people draw 1, 0 and 7 (the class benchmark uses all)
 
 # Timing hook, installed before the page's own scripts: mouse-up starts the clock, the first
 # "Prediction" metric with a value stops it.
@@ -122,27 +123,27 @@ def ready_to_draw(page) -> None:
 
 # --- the test ----------------------------------------------------------------------------------
 
-def test_five_people_at_once(browser, app_url):
+def test_three_people_at_once(browser, app_url):
     pid = listening_pid(urlparse(app_url).port)
     assert pid is not None, "cannot find the streamlit server's process"
     report: dict = {"server_pid": pid, "memory_mb": {"before": memory_mb(pid)}, "prediction_ms": {}}
 
-    contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in DIGITS]
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in PEOPLE]
     try:
         pages = [c.new_page() for c in contexts]
         for page in pages:
             page.add_init_script(TIMING_JS)
-            open_draw(page, app_url)  # 5 sessions start at once
+            open_draw(page, app_url)  # 3 sessions start at once
         for page in pages:
             ready_to_draw(page)
-        for page, points in zip(pages, DIGITS.values()):  # 5 strokes in quick succession
+        for page, points in zip(pages, PEOPLE.values()):  # 3 strokes in quick succession
             draw(page, points)
         seen = {}
-        for page, digit in zip(pages, DIGITS):
+        for page, digit in zip(pages, PEOPLE):
             seen[digit], _, ms = prediction(page)
             report["prediction_ms"][f"digit {digit}"] = round(ms)
-        report["memory_mb"]["after 5 predictions"] = memory_mb(pid)
-        assert seen == {d: str(d) for d in DIGITS}, f"each person should get their own digit: {seen}"
+        report["memory_mb"]["after 3 predictions"] = memory_mb(pid)
+        assert seen == {d: str(d) for d in PEOPLE}, f"each person should get their own digit: {seen}"
         for page in pages:
             assert page.get_by_test_id("stException").count() == 0
 
@@ -152,9 +153,9 @@ def test_five_people_at_once(browser, app_url):
             clear_canvas(page)
         for page in pages:
             expect(metric(page, "Prediction")).to_have_count(0, timeout=60_000)
-        for page, points in zip(pages, list(DIGITS.values())[1:] + list(DIGITS.values())[:1]):
+        for page, points in zip(pages, list(PEOPLE.values())[1:] + list(PEOPLE.values())[:1]):
             draw(page, points)
-        for page, digit in zip(pages, list(DIGITS)[1:] + list(DIGITS)[:1]):
+        for page, digit in zip(pages, list(PEOPLE)[1:] + list(PEOPLE)[:1]):
             value, _, ms = prediction(page)
             report["prediction_ms"][f"digit {digit}, second round"] = round(ms)
             assert value == str(digit)
