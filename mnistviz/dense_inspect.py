@@ -167,6 +167,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def softmax_at(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(logits / temperature)``: T → 0 puts all of it on the largest logit, a large T spreads it evenly;
+    the model itself uses T = 1."""
+    if temperature <= 0:
+        raise ValueError(f"the temperature must be positive, got {temperature}")
+    return softmax(np.asarray(logits, np.float64) / float(temperature))
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``zᵢ − log Σⱼ exp(zⱼ)``: the log-probabilities, exact even where a probability rounds to 0."""
     z = np.asarray(logits, np.float64)

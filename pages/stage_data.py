@@ -54,6 +54,9 @@ else:
                 f"1 at position {digit.label} and 0 elsewhere:")
     st.plotly_chart(figures.data.one_hot(onehot), width="stretch", key="data_onehot")
     st.code(f"keras.utils.to_categorical({digit.label}, 10)  # {onehot.astype(int).tolist()}", language="python")
+    st.caption("The lab trains with `sparse_categorical_crossentropy` and plain labels (the number "
+               f"{digit.label}) instead: the same loss, since the one-hot vector's only 1 picks out p({digit.label}) "
+               "either way; Keras does that picking itself, and the labels stay ten times smaller.")
 
 st.subheader("What the data set looks like")
 left, right = st.columns([1.3, 1])

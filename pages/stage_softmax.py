@@ -12,6 +12,59 @@ from pages.shared import stage_header
 COURSE_LOGITS = "logits = tf.keras.layers.Dense(self.output_size, name='logits')(dropout)"
 COURSE_SOFTMAX = "self.probs = tf.nn.softmax(logits, name='probs')"
 
+LEARNING_RATES = [1e-4, 1e-3, 1e-2, 1e-1]
+
+
+@st.fragment
+def one_training_step(am, digit, pred: int) -> None:
+    """Backpropagation for this input: the loss, the gradient of the first conv layer's kernels and the kernels
+    after one step, computed when asked (on a copy of the model: nobody's model changes)."""
+    from mnistviz import backprop
+    from mnistviz.figures.images import diverging_mosaic_rgb, png_bytes
+    from pages.shared import dataset
+
+    st.subheader("One training step: how the loss moves the weights")
+    st.markdown(
+        "Training is this, repeated: work out the loss for a digit and its label, find how the loss changes "
+        "with every weight (the **gradient**, by backpropagation, which runs the chain rule backwards through "
+        "the layers), and move each weight a little against its gradient: **w ← w − learning rate · ∂L/∂w**."
+    )
+    c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
+    label = c1.selectbox("Label to learn", list(range(10)), index=digit.label if digit.label is not None else pred,
+                         key="step_label",
+                         help="The true label; pick another one to see what a step does when the model is wrong.")
+    rate = c2.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="step_rate", format_func=lambda v: f"{v:g}")
+    # from the first press on the section follows its controls (a callback: it runs before the next run)
+    c3.button("Take one step", icon=":material/footprint:", key="step_go", type="primary",
+              on_click=st.session_state.__setitem__, args=("step_on", True))
+    if not st.session_state.get("step_on"):
+        st.caption("A digit the model already gets right with near certainty has a loss and a gradient of almost 0: "
+                   "a step changes next to nothing. Pick another label to see a real step.")
+        return
+    step = backprop.one_step(am.model, digit.image, int(label), float(rate))
+    m1, m2 = st.columns(2)
+    m1.metric("Loss before", di.number_text(step.loss))
+    m2.metric("Loss after one step", di.number_text(step.loss_after), di.number_text(step.loss_after - step.loss),
+              delta_color="inverse")
+    if step.kernel is not None:
+        k1, k2, k3 = st.columns(3)
+        for col, what, arr in ((k1, "kernels before", step.kernel), (k2, "their gradient ∂L/∂w", step.gradient),
+                               (k3, "kernels after the step", step.kernel_after)):
+            col.image(png_bytes(diverging_mosaic_rgb(arr[:, :, 0, :], cols=8, upscale=6)), width="stretch",
+                      caption=f"{step.layer}'s {what} (input channel 0; blue −, red +, each to its own largest value)")
+        change = float(np.abs(step.kernel_after - step.kernel).max() / max(np.abs(step.kernel).max(), 1e-12))
+        st.caption(f"The largest kernel weight moved by {change:.2%} of the largest weight.")
+    else:
+        st.info("This model has no conv layer: the step changes its dense layers only.")
+    ds = dataset()
+    curves = backprop.learning_curve(am.model, digit.image, int(label), LEARNING_RATES,
+                                     ds.x_test[:200].astype(np.float32) / 255.0, ds.y_test[:200], steps=2)
+    st.plotly_chart(figures.training.learning_rate_demo(curves), width="stretch", key="step_curves")
+    st.caption("Two steps on this one digit at each learning rate. Every rate lowers this digit's loss, a large one "
+               "at once; the accuracy on 200 other test digits shows the price of a rate too high: it learns this "
+               "digit and wrecks what the model knew. Training takes small steps over many digits.")
+
+
 digit, am, stages = stage_page("7 · Logits and softmax")
 kinds = [s.kind for s in stages]
 
@@ -106,6 +159,37 @@ l3.metric("If it guessed 1 in 10", f"{np.log(10):.4f}", help="−log(0.1): ten e
 
 npy_download(logit_stage.array, "the logits", logit_stage.name, "dl_logits")
 npy_download(soft_stage.array, "the probabilities", soft_stage.name, "dl_softmax")
+
+# --- play with softmax ---------------------------------------------------------------------------------
+st.subheader("Play with softmax: edit the logits, change the temperature")
+st.markdown(
+    "Softmax depends only on the **differences** between the logits. Edit them below (they start as the model's "
+    "for this input) and divide them by a **temperature** T before softmax: below 1 the largest logit takes "
+    "nearly everything, above 1 the probabilities even out. The model itself always uses T = 1."
+)
+p1, p2 = st.columns([1, 2])
+with p1:
+    if st.session_state.get("softmax_logits_for") != digit.description:  # a new input starts from its own logits
+        st.session_state["softmax_logits_for"] = digit.description
+        st.session_state.pop("softmax_logits", None)
+    edited = st.data_editor(pd.DataFrame({"digit": np.arange(len(z)), "logit": np.round(z, 3)}), hide_index=True,
+                            disabled=["digit"], key="softmax_logits", width="stretch",
+                            column_config={"logit": st.column_config.NumberColumn(format="%.3f", step=0.1)})
+    temperature = st.select_slider("Temperature T", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0], value=1.0,
+                                   key="softmax_temperature")
+played = edited["logit"].to_numpy(np.float64)
+played = np.where(np.isfinite(played), played, z)  # an emptied cell counts as the model's logit
+p_played = di.softmax_at(played, temperature)
+p2.plotly_chart(figures.probability_bars(p_played.astype(np.float32),
+                                         title=f"softmax(logits / {temperature:g})", height=300),
+                width="stretch", key="softmax_played")
+top = int(p_played.argmax())
+p2.caption(f"The largest probability is **{p_played[top]:.1%}** for digit {top}"
+           + ("; with the model's own logits and T = 1 these are exactly the bars above."
+              if temperature == 1.0 and np.allclose(played, np.round(z, 3)) else "."))
+
+# --- one training step ---------------------------------------------------------------------------------
+one_training_step(am, digit, pred)
 
 st.divider()
 st.markdown("That is the whole forward pass. What next?")

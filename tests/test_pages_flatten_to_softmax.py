@@ -189,3 +189,38 @@ def test_dense_page_shows_the_digits_keras_ranks_highest_for_the_unit():
         # the shown digits' Keras activations are Keras' 8 highest, in order (robust to exact ties)
         np.testing.assert_allclose(acts[shown, unit], -np.sort(-acts[:, unit])[:8], rtol=1e-4, atol=1e-5)
         assert any(f"excite unit #{unit} most" in m.value for m in at.markdown)
+
+
+def chart_probabilities(at: AppTest, key: str) -> np.ndarray:
+    import json
+
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
+    y = spec["data"][0]["y"]
+    if isinstance(y, dict):  # Plotly's typed-array form
+        import base64
+
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    return np.asarray(y, np.float64)
+
+
+def test_softmax_play_and_one_training_step():
+    from mnistviz.dense_inspect import softmax_at
+
+    at = open_page("pages/stage_softmax.py")
+    logits = at.data_editor(key="softmax_logits").value["logit"].to_numpy(np.float64)
+    np.testing.assert_allclose(chart_probabilities(at, "softmax_played"), softmax_at(logits, 1.0), atol=1e-6)
+    at.select_slider(key="softmax_temperature").set_value(4.0).run()
+    hot = chart_probabilities(at, "softmax_played")
+    np.testing.assert_allclose(hot, softmax_at(logits, 4.0), atol=1e-6)
+    assert hot.max() < softmax_at(logits, 1.0).max()  # a higher temperature evens them out
+    # give digit 3 a towering logit, as a person typing into the table does
+    at.session_state["softmax_logits"] = {"edited_rows": {3: {"logit": 50.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert int(chart_probabilities(at, "softmax_played").argmax()) == 3
+    # one training step, with a label the model disagrees with: the loss drops, the kernels move
+    at.selectbox(key="step_label").set_value(7).run()
+    at.button(key="step_go").click().run()
+    assert not at.exception, at.exception
+    before, after = (float(metrics(at)[k]) for k in ("Loss before", "Loss after one step"))
+    assert after < before
+    assert any("moved by" in c.value for c in at.caption)

@@ -115,3 +115,24 @@ def digit_gallery(images: np.ndarray, captions: list[str], cols: int = 6, title:
     fig.update_layout(height=rows * cell_h * scale + (50 if title else 10), margin=dict(l=0, r=0, t=40 if title else 0, b=0),
                       title=title)
     return fig
+
+
+def learning_rate_demo(curves: dict, height: int = 320) -> go.Figure:
+    """``backprop.learning_curve``'s result: per learning rate, this digit's loss (left) and the accuracy on other
+    digits (right) before each step and after the last."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss on this digit", "accuracy on other digits"))
+    colours = px.colors.sequential.Plasma_r[2::2]
+    for i, (lr, curve) in enumerate(sorted(curves.items())):
+        steps = list(range(len(curve.loss)))
+        colour = colours[i % len(colours)]
+        fig.add_trace(go.Scatter(x=steps, y=curve.loss, mode="lines+markers", name=f"rate {lr:g}", legendgroup=str(lr),
+                                 line=dict(color=colour), hovertemplate="after %{x} steps: loss %{y:.4g}<extra></extra>"),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=steps, y=curve.others, mode="lines+markers", name=f"rate {lr:g}", legendgroup=str(lr),
+                                 showlegend=False, line=dict(color=colour),
+                                 hovertemplate="after %{x} steps: %{y:.1%} right<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(title="steps", dtick=1)
+    fig.update_yaxes(title="loss", row=1, col=1)
+    fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.02], row=1, col=2)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
