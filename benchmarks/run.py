@@ -468,7 +468,7 @@ def render(results: dict, args) -> str:
                   f"**Ratio ours / plain: {t['ratio']:.2f}** (target ≤ 1.10, same accuracy).", ""]
         if "replay_s" in t:
             lines += [f"With the lab's replay (\"Watch it learn\": {t['replay_snapshots']} snapshots of the kernels, the "
-                      "followed digit's maps and probabilities, and the accuracy on 500 held-out images): "
+                      "followed digit's maps and probabilities, and the accuracy on 200 held-out images): "
                       f"{t['replay_s']:.1f} s, **{t['replay_ratio']:.2f}× ours without it** (target ≤ 1.10).", ""]
     if "default" in results:
         d = results["default"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from .data import INPUT_PIXELS, INPUT_SIDE
 
-VAL_PROBE = 500  # held-out images scored at every snapshot
+VAL_PROBE = 200  # held-out images scored at every snapshot (scoring is most of a snapshot's cost)
 FIRST_EPOCH_MARKS = (1 / 8, 1 / 4, 1 / 2)  # snapshots within the first epoch, as fractions of it
 MAPS_OF = 2  # the first two conv layers' maps
 KERNEL_COLS = 8
