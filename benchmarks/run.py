@@ -504,8 +504,8 @@ def render(results: dict, args) -> str:
             + f"{b['ours_vs_plain']:.2f}. The plain page's own time moves between runs on this machine (0.44-0.58 s "
             "over five runs while this benchmark was written, ≈ 0.86 s in earlier notes) and the ratio moves with "
             "it, between about 0.42 and 0.56; ours / floor holds still.",
-            f"- **Ours sits at {b['ours_vs_floor']:.2f}× the floor** for the prediction, with the whole page (every "
-            f"stage mosaic, the occlusion maps and the nudge panel) settled at {b['ours']['settled_p50_s']:.2f} s. "
+            f"- **Ours sits at {b['ours_vs_floor']:.2f}× the floor** for the prediction, with the whole stroke section (the "
+            f"preprocessing steps and every stage mosaic; the explanations follow on request) settled at {b['ours']['settled_p50_s']:.2f} s. "
             "What keeps it there: one all-stage forward pass compiled with XLA (Streamlit's per-rerun "
             "`keras.backend.clear_session()` clears TensorFlow's kernel cache; a plain `tf.function` then pays "
             "15-20 ms to rebuild its kernels, an XLA-compiled one ≈ 0.5 ms), run on long-lived worker threads "
