@@ -84,19 +84,36 @@ def _read(path: Path) -> Snapshot:
                         z["digit"].reshape(INPUT_SIDE, INPUT_SIDE))
 
 
-def read_replay(store_root: Path | str, key: str) -> list[Snapshot]:
-    """The snapshots of run ``key`` in order: the finished run's, else those of the run still training
-    (``[]`` when there are none, e.g. a run stored before replays existed). Unreadable files are skipped."""
+def _snapshot_files(store_root: Path | str, key: str) -> list[Path]:
     folder = replay_dir(store_root, key)
     if not folder.is_dir():
         folder = replay_dir(store_root, key, partial=True)
+    return sorted(folder.glob("*.npz")) if folder.is_dir() else []
+
+
+def _read_each(paths) -> list[Snapshot]:
     out = []
-    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+    for path in paths:
         try:
             out.append(_read(path))
         except (OSError, ValueError, KeyError, EOFError):
             continue  # being replaced right now, or damaged: the next look finds it whole
     return out
+
+
+def read_replay(store_root: Path | str, key: str) -> list[Snapshot]:
+    """The snapshots of run ``key`` in order: the finished run's, else those of the run still training
+    (``[]`` when there are none, e.g. a run stored before replays existed). Unreadable files are skipped."""
+    return _read_each(_snapshot_files(store_root, key))
+
+
+def latest_snapshot(store_root: Path | str, key: str) -> Snapshot | None:
+    """The newest readable snapshot of run ``key`` (what a page following a training shows each second)."""
+    for path in reversed(_snapshot_files(store_root, key)):
+        found = _read_each([path])
+        if found:
+            return found[0]
+    return None
 
 
 def finish(store_root: Path | str, key: str, kept: bool) -> None:

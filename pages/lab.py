@@ -328,7 +328,7 @@ def follow_job() -> None:
     elif status.history or status.partial:
         st.plotly_chart(lf.training_curves(status.history, status.partial, status.epochs, title="Training so far"),
                         width="stretch", key="lab_live")
-        latest_snap = next(reversed(replay.read_replay(ModelStore().root, status.key)), None)
+        latest_snap = replay.latest_snapshot(ModelStore().root, status.key)
         if latest_snap is not None and latest_snap.kernels:  # the filters as they are right now
             st.image(latest_snap.kernels, caption=f"The first conv layer's kernels, {latest_snap.label}")
 

@@ -48,6 +48,7 @@ def test_a_training_keeps_snapshots_that_end_where_the_model_is(store):
     assert [name for name, _ in snaps[-1].maps] == ["conv1"]
     assert png_size(snaps[-1].maps[0][1]) == (2 * (4 * 28 + 3), 2 * 28)
     assert snaps[0].kernels != snaps[-1].kernels  # the filters changed
+    assert replay.latest_snapshot(store.root, req.key).step == snaps[-1].step
     # the last snapshot is the stored model's view of the digit and of the first held-out images
     model = store.load(req.key).model
     np.testing.assert_allclose(snaps[-1].proba, activations.probabilities(model, digit)[0], atol=1e-5)
