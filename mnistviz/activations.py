@@ -110,6 +110,7 @@ class StageRunner:
         self._proba_xla = tf.function(_Forward(model), input_signature=[spec], jit_compile=True)
         self.xla = True  # switched off for good if XLA cannot compile this model
         self.model_name = model.name
+        self._blank: list[Stage] | None = None
         # What a failed XLA compilation raises: TensorFlow's op errors (InvalidArgumentError for an
         # unsupported op, UnimplementedError, InternalError); anything else is a real bug and propagates.
         self._xla_errors = (tf.errors.OpError,)
@@ -136,6 +137,15 @@ class StageRunner:
         xb = as_batch(x)
         arrays = _on_worker(len(xb), self._call, self._fn_xla, self._fn, xb)
         return [Stage(n, k, a.shape, a, p) for n, k, a, p in zip(self.names, self.kinds, arrays, self.params)]
+
+    def blank_stages(self) -> list[Stage]:
+        """``stages`` of an all-zero input, worked out once (read-only arrays)."""
+        if self._blank is None:
+            made = self.stages(np.zeros((1, INPUT_PIXELS), np.float32))
+            for s in made:
+                s.array.setflags(write=False)
+            self._blank = made
+        return self._blank
 
     def probabilities(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         xb = as_batch(x)
@@ -176,6 +186,12 @@ def runner_for(model) -> StageRunner:
 def stages(model, x: np.ndarray) -> list[Stage]:
     """Every stage's output for ``x`` (one image or a batch) from one forward pass, in layer order."""
     return runner_for(model).stages(x)
+
+
+def blank_stages(model) -> list[Stage]:
+    """Every stage for an empty (all-zero) 28×28 input, computed once per model: the shapes a page lays out
+    before anything is drawn. Shared: do not change the arrays."""
+    return runner_for(model).blank_stages()
 
 
 def stage_dict(model, x: np.ndarray) -> dict[str, Stage]:

@@ -18,6 +18,7 @@ from pages.shared import active_model, digit_map, use_drawing
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
 STEP_GAP = 12
+BLANK_GREY = 235  # the preprocessing squares before anything is drawn
 ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
 MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
@@ -51,6 +52,12 @@ def pixels(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
     return out
 
 
+def blank_like(index: np.ndarray, drawn: bool) -> np.ndarray:
+    """A palette picture as it is, or (nothing drawn yet) its empty cells: the page keeps its layout, and a
+    stroke or a clear only swaps pictures instead of building the section again."""
+    return index if drawn else figures.blank_mosaic(index)
+
+
 def read_input() -> PreprocessResult | None:
     """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
     source = st.radio("Input", ["Draw", "Upload a picture"], horizontal=True, key="draw_source",
@@ -81,31 +88,37 @@ def read_input() -> PreprocessResult | None:
     return result
 
 
-def show_steps(r: PreprocessResult) -> None:
-    """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made."""
+def show_steps(r: PreprocessResult | None) -> None:
+    """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made (empty squares until something is drawn)."""
     st.subheader("From your picture to the model's 28×28 input")
     st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
                "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
                "what the network receives.")
-    h, w = r.cropped.shape
-    fh, fw = r.fitted.shape
-    steps = [
-        (r.raw, f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else "")),
-        (r.cropped, f"2 · Cropped to the ink, {w}×{h}"),
-        (r.fitted, f"3 · Scaled to fit 20×20: {fw}×{fh}"),
-        (r.image, "4 · Centred in 28×28: the model's input"),
-    ]
+    if r is None:
+        steps = [(None, "1 · Your picture"), (None, "2 · Cropped to the ink"), (None, "3 · Scaled to fit 20×20"),
+                 (None, "4 · Centred in 28×28: the model's input")]
+    else:
+        h, w = r.cropped.shape
+        fh, fw = r.fitted.shape
+        steps = [
+            (r.raw, f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else "")),
+            (r.cropped, f"2 · Cropped to the ink, {w}×{h}"),
+            (r.fitted, f"3 · Scaled to fit 20×20: {fw}×{fh}"),
+            (r.image, "4 · Centred in 28×28: the model's input"),
+        ]
     # One image for the four steps (each image on a page redrawn at every stroke is one more fetch), the
     # captions under it in four columns of the same width (the gap matches the columns' own).
+    squares = [pixels(img) if img is not None else np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
+               for img, _ in steps]
     strip, _ = st.columns([2, 1])
-    strip.image(figures.png_bytes(figures.side_by_side([pixels(img) for img, _ in steps], gap=STEP_GAP)),
-                width="stretch", output_format="PNG")
+    strip.image(figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP)), width="stretch", output_format="PNG")
     for col, (_, caption) in zip(strip.columns(4), steps):
         col.caption(caption)
 
 
-def show_network(stages: list[activations.Stage]) -> None:
-    """Compact strips of every conv/pool stage, the dense layers and the softmax, each with its lesson."""
+def show_network(stages: list[activations.Stage], drawn: bool = True) -> None:
+    """Compact strips of every conv/pool stage, the dense layers and the softmax, each with its lesson
+    (empty strips of the same size until something is drawn)."""
     st.subheader("What the network sees")
     st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
                "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
@@ -114,11 +127,11 @@ def show_network(stages: list[activations.Stage]) -> None:
         row = maps[start:start + 4]
         # ONE plain image per row of up to four stages, not a Plotly chart each: on a page redrawn at every
         # stroke each chart costs the browser ~25 ms to draw and each image one more fetch, and these
-        # overview strips have no values to hover anyway.
-        mosaics = [figures.mosaic_rgb(s.array[0]) for s in row]
-        mosaics += [np.full((1, MAP_STRIP_WIDTH, 3), 255, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
-        st.image(figures.png_bytes(figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP)),
-                 width="stretch", output_format="PNG")
+        # overview strips have no values to hover anyway. Palette indices, not RGB: a third of the bytes.
+        mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
+        mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
+        strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
+        st.image(figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE), width="stretch", output_format="PNG")
         for col, s in zip(st.columns(4), row):
             _, h, w, c = s.shape
             page, label = STAGE_PAGES[s.kind]
@@ -133,9 +146,11 @@ def show_network(stages: list[activations.Stage]) -> None:
             side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
             grid = np.full(side * side * 4, np.nan, np.float32)
             grid[:len(v)] = v
-            st.image(figures.png_bytes(figures.mosaic_rgb(grid.reshape(side, side * 4, 1), upscale=6)),
-                     caption=f"{s.name}: {len(v):,} units, {int((v > 0).sum()):,} active (one square each)",
-                     width="stretch", output_format="PNG")
+            units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
+            active = f", {int((v > 0).sum()):,} active" if drawn else ""
+            st.image(figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE),
+                     caption=f"{s.name}: {len(v):,} units{active} (one square each)", width="stretch",
+                     output_format="PNG")
         link = st.columns(2)
         if flat is not None:
             link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
@@ -265,25 +280,33 @@ def live(am) -> None:
         # answer does not push the canvas down between two strokes of one digit.
         answer = st.container(height=ANSWER_HEIGHT, border=False)
         result = read_input()
-    if result is None or result.blank:
-        right.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
-                   "every preprocessing step and the network's view appear here after each stroke.",
-                   icon=":material/draw:")
-        return
-    stages = activations.stages(model, result.image)  # ONE forward pass for everything below
+    # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
+    # and the next stroke then change a few values and pictures instead of removing and rebuilding every
+    # section below, which cost the browser most of a stroke and made the page jump at each clear.
+    drawn = result is not None and not result.blank
+    # ONE forward pass for everything below (none while blank: the empty layout only needs the shapes)
+    stages = activations.stages(model, result.image) if drawn else activations.blank_stages(model)
     proba = stages[-1].array.reshape(-1)
     digit = int(proba.argmax())
-    use_drawing(result.image)
-    st.session_state["draw_latest"] = (result.image, proba)
-    answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
+    if drawn:
+        use_drawing(result.image)
+        st.session_state["draw_latest"] = (result.image, proba)
+        answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
     with right:
-        for note in result.warnings:
-            st.warning(note, icon=":material/warning:")
-        not_a_digit_note(am, result.image, stages)
-        st.plotly_chart(figures.probability_bars(proba, title="Probability of each digit", height=280),
-                        width="stretch", key="bars")
-    show_steps(result)
-    show_network(stages)
+        with st.container():  # notes come and go; the bars below keep their place
+            if not drawn:
+                st.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
+                        "every preprocessing step and the network's view appear after each stroke.",
+                        icon=":material/draw:")
+            else:
+                for note in result.warnings:
+                    st.warning(note, icon=":material/warning:")
+                not_a_digit_note(am, result.image, stages)
+        # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
+        st.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
+                                              height=280))
+    show_steps(result if drawn else None)
+    show_network(stages, drawn)
 
 
 def _keep_latest() -> None:

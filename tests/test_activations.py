@@ -159,3 +159,11 @@ def test_a_lab_session_of_models_does_not_warn_of_retracing(monkeypatch, digits)
     finally:
         logging.getLogger("tensorflow").removeHandler(collect)
     assert not [m for m in collect.messages if "retracing" in m]
+
+
+def test_blank_stages_are_the_stages_of_an_empty_input_worked_out_once(model):
+    blank = activations.blank_stages(model)
+    fresh = activations.stages(model, np.zeros((28, 28), np.float32))
+    assert [s.shape for s in blank] == [s.shape for s in fresh]
+    assert all(np.allclose(b.array, f.array, atol=1e-5) for b, f in zip(blank, fresh))
+    assert activations.blank_stages(model) is blank and not blank[0].array.flags.writeable

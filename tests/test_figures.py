@@ -131,3 +131,32 @@ def test_side_by_side_puts_pictures_in_one_row_with_gaps():
     assert (row[:4, :6] == 10).all()
     wide = side_by_side([grey, rgb], width=12)
     assert wide.shape[1] == 12 + 16 + 12 and wide.shape[0] == 8  # each brought to 12 wide, aspect kept
+    assert set(np.unique(wide)) <= {0, 10, 255}  # sharp pixels: no value blended from two
+
+
+def test_html_probability_bars_are_as_tall_as_each_probability_with_values_on_hover():
+    import re
+
+    p = np.array([0.01, 0.9, 0.04, 0, 0, 0.05, 0, 0, 0, 0], np.float32)
+    html = figures.probability_bars_html(p, title="Probability of each digit", height=280)
+    titles = re.findall(r'title="digit (\d): ([0-9.]+)"', html)
+    assert [int(d) for d, _ in titles] == list(range(10))
+    assert np.allclose([float(v) for _, v in titles], p, atol=5e-5)
+    heights = [float(h) for h in re.findall(r"width:70%;height:([0-9.]+)px", html)]
+    assert np.allclose(np.array(heights) / max(heights), p / p.max(), atol=1e-3)
+    colours = re.findall(r"background:(#[0-9a-f]{6})", html)
+    assert colours[1] == "#3b5bdb" and set(colours[:1] + colours[2:]) == {"#adb5bd"}  # the predicted digit
+    assert ">90%<" in html and ">1%<" in html and "Probability of each digit" in html
+
+
+def test_a_palette_mosaic_is_the_rgb_mosaic_in_a_third_of_the_bytes():
+    maps = np.random.default_rng(0).random((14, 14, 8)).astype(np.float32)
+    index = figures.mosaic_index(maps)
+    assert index.ndim == 2 and index.dtype == np.uint8
+    assert (figures.VIRIDIS_PALETTE[index] == figures.mosaic_rgb(maps)).all()
+    png = Image.open(io.BytesIO(figures.png_bytes(index, palette=figures.VIRIDIS_PALETTE)))
+    assert png.mode == "P" and (np.asarray(png.convert("RGB")) == figures.mosaic_rgb(maps)).all()
+    assert tuple(figures.VIRIDIS_PALETTE[0]) == (68, 1, 84) and tuple(figures.VIRIDIS_PALETTE[252]) == (253, 231, 37)
+    assert tuple(figures.VIRIDIS_PALETTE[figures.PALETTE_WHITE]) == (255, 255, 255)
+    empty = figures.blank_mosaic(index)  # same cells, nothing in them
+    assert empty.shape == index.shape and len(np.unique(empty)) == 2
