@@ -219,7 +219,7 @@ def test_draw_page_explains_with_grad_cam_on_one_printed_scale_in_chromium(brows
         wait_for_idle(page)
         page.get_by_text("Grad-CAM", exact=True).click()
         expect(page.get_by_text("Where logit(1) relies on the last conv maps")).to_be_visible(timeout=60_000)
-        wait_for_figures(page, at_least=3)
+        wait_for_figures(page, at_least=2)  # the two maps (the bars are plain HTML)
         expect(page.get_by_text("for both maps", exact=False)).to_be_visible()
         expect(page.get_by_text("Read on conv2's 64 maps of 14×14", exact=False)).to_be_visible()
         expect(page.get_by_test_id("stException")).to_have_count(0)
