@@ -172,6 +172,20 @@ def run_bench(argv: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", module, *[a for a in argv if a != "--class"]], cwd=root)
 
 
+def _lower_priority(steps: int) -> None:
+    """This process, every thread it already has (NumPy's BLAS pool) and every thread it starts later
+    (TensorFlow's pools inherit it) ``steps`` nicer."""
+    target = os.nice(0) + steps
+    tasks = Path("/proc/self/task")
+    for tid in (os.listdir(tasks) if tasks.is_dir() else []):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), target)
+        except OSError:  # a thread that ended meanwhile
+            pass
+    if os.nice(0) < target:  # no /proc: at least this thread and those it starts
+        os.nice(target - os.nice(0))
+
+
 def cmd_worker(args) -> int:
     """Work the training queue until stopped (or, with ``--burst``, until it is empty)."""
     import redis
@@ -187,6 +201,8 @@ def cmd_worker(args) -> int:
         conn.ping()
     except (redis.RedisError, OSError) as exc:
         raise CliError(f"Redis at {args.redis_url} does not answer ({exc})") from exc
+    if args.nice > 0:
+        _lower_priority(args.nice)
     import keras  # noqa: F401 - imported once here, so a job does not pay TensorFlow's import
 
     from . import training  # noqa: F401
@@ -311,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--redis-url", default=os.environ.get("MNISTVIZ_REDIS_URL", ""),
                    help="default: $MNISTVIZ_REDIS_URL")
     w.add_argument("--burst", action="store_true", help="stop once the queue is empty (for tests and scripts)")
+    w.add_argument("--nice", type=int, default=int(os.environ.get("MNISTVIZ_WORKER_NICE", "10")),
+                   help="lower this worker's CPU priority by this much (default: $MNISTVIZ_WORKER_NICE or 10), so "
+                        "on a machine shared with web processes a training never starves drawing; 0 keeps it")
     w.set_defaults(fn=cmd_worker)
 
     f = sub.add_parser("prefetch", help="before class: train the lab's presets (and listed settings) into the store")
