@@ -4,10 +4,12 @@ what made it decide, and how the answer moves when the drawing is nudged."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
+from streamlit.delta_generator import DeltaGenerator
 from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
@@ -88,12 +90,27 @@ def read_input() -> PreprocessResult | None:
     return result
 
 
-def show_steps(r: PreprocessResult | None) -> None:
-    """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made (empty squares until something is drawn)."""
+@dataclass
+class Slots:
+    """Where a stroke writes below the canvas. The page lays out the headings, captions and lesson links
+    once per full run; a stroke (a rerun of ``live`` only) rewrites just the pictures and numbers in these
+    containers: fewer elements for the server to send and the browser to redraw."""
+    steps: DeltaGenerator
+    rows: list[DeltaGenerator]  # one per row of up to four map stages
+    dense: list[DeltaGenerator]  # one per dense layer
+
+
+def steps_section() -> DeltaGenerator:
+    """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made: the heading, and the slot for the pictures."""
     st.subheader("From your picture to the model's 28×28 input")
     st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
                "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
                "what the network receives.")
+    return st.container()
+
+
+def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
+    """The four steps of the drawing (empty squares until something is drawn)."""
     if r is None:
         steps = [(None, "1 · Your picture"), (None, "2 · Cropped to the ink"), (None, "3 · Scaled to fit 20×20"),
                  (None, "4 · Centred in 28×28: the model's input")]
@@ -110,47 +127,40 @@ def show_steps(r: PreprocessResult | None) -> None:
     # captions under it in four columns of the same width (the gap matches the columns' own).
     squares = [pixels(img) if img is not None else np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
                for img, _ in steps]
-    strip, _ = st.columns([2, 1])
+    strip, _ = slot.columns([2, 1])
     strip.image(figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP)), width="stretch", output_format="PNG")
     for col, (_, caption) in zip(strip.columns(4), steps):
         col.caption(caption)
 
 
-def show_network(stages: list[activations.Stage], drawn: bool = True) -> None:
-    """Compact strips of every conv/pool stage, the dense layers and the softmax, each with its lesson
-    (empty strips of the same size until something is drawn)."""
+def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
+    """The conv/pool stages in rows of up to four (one picture per row)."""
+    maps = [s for s in stages if s.kind in STAGE_PAGES]
+    return [maps[i:i + 4] for i in range(0, len(maps), 4)]
+
+
+def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
+    return [s for s in stages if s.kind == "Dense" and s.name != "logits"]
+
+
+def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerator], list[DeltaGenerator]]:
+    """The network's view laid out from the model's shapes: every conv/pool stage with its size and lesson,
+    the dense layers, the softmax; returns the slots for each row's picture and each dense layer's."""
     st.subheader("What the network sees")
     st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
                "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
-    maps = [s for s in stages if s.kind in STAGE_PAGES]
-    for start in range(0, len(maps), 4):
-        row = maps[start:start + 4]
-        # ONE plain image per row of up to four stages, not a Plotly chart each: on a page redrawn at every
-        # stroke each chart costs the browser ~25 ms to draw and each image one more fetch, and these
-        # overview strips have no values to hover anyway. Palette indices, not RGB: a third of the bytes.
-        mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
-        mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
-        strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
-        st.image(figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE), width="stretch", output_format="PNG")
+    rows = []
+    for row in map_rows(stages):
+        rows.append(st.container())
         for col, s in zip(st.columns(4), row):
             _, h, w, c = s.shape
             page, label = STAGE_PAGES[s.kind]
             col.caption(f"{s.name}: {c} maps of {h}×{w}")
             col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
-    dense = [s for s in stages if s.kind == "Dense" and s.name != "logits"]
     flat = next((s for s in stages if s.kind == "Flatten"), None)
     cols = st.columns([2, 1])
     with cols[0]:
-        for s in dense:
-            v = s.array[0]
-            side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
-            grid = np.full(side * side * 4, np.nan, np.float32)
-            grid[:len(v)] = v
-            units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
-            active = f", {int((v > 0).sum()):,} active" if drawn else ""
-            st.image(figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE),
-                     caption=f"{s.name}: {len(v):,} units{active} (one square each)", width="stretch",
-                     output_format="PNG")
+        dense = [st.container() for _ in dense_stages(stages)]
         link = st.columns(2)
         if flat is not None:
             link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
@@ -160,6 +170,29 @@ def show_network(stages: list[activations.Stage], drawn: bool = True) -> None:
         st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
         st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step", icon=":material/arrow_forward:")
         st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
+    return rows, dense
+
+
+def fill_network(slots: Slots, stages: list[activations.Stage], drawn: bool) -> None:
+    """Each row of feature maps as ONE picture, each dense layer's units as one (empty cells until
+    something is drawn). Plain images, not Plotly charts: on a page redrawn at every stroke each chart
+    costs the browser ~25 ms and each image one more fetch, and these overview strips have no values to
+    hover. Palette indices, not RGB: a third of the bytes to compress and send."""
+    for slot, row in zip(slots.rows, map_rows(stages)):
+        mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
+        mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
+        strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
+        slot.image(figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE), width="stretch", output_format="PNG")
+    for slot, s in zip(slots.dense, dense_stages(stages)):
+        v = s.array[0]
+        side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
+        grid = np.full(side * side * 4, np.nan, np.float32)
+        grid[:len(v)] = v
+        units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
+        active = f", {int((v > 0).sum()):,} active" if drawn else ""
+        slot.image(figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE),
+                   caption=f"{s.name}: {len(v):,} units{active} (one square each)", width="stretch",
+                   output_format="PNG")
 
 
 def latest_drawing() -> tuple[np.ndarray, np.ndarray] | None:
@@ -268,10 +301,10 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
 
 
 @st.fragment
-def live(am) -> None:
-    """The canvas and what follows each stroke: the prediction, the probability bars, the preprocessing
-    steps and the network's view. A stroke reruns only this; the slower sections below follow the
-    drawing when asked."""
+def live(am, slots: Slots) -> None:
+    """The canvas and what follows each stroke: the prediction, the probability bars, and the pictures of
+    the preprocessing steps and the network's view (in ``slots``, below). A stroke reruns only this; the
+    slower sections further down follow the drawing when asked."""
     model = am.model
     left, right = st.columns([1, 1.15], gap="large")
     with left:
@@ -305,8 +338,8 @@ def live(am) -> None:
         # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
         st.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
                                               height=280))
-    show_steps(result if drawn else None)
-    show_network(stages, drawn)
+    fill_steps(slots.steps, result if drawn else None)
+    fill_network(slots, stages, drawn)
 
 
 def _keep_latest() -> None:
@@ -347,7 +380,10 @@ st.markdown("Draw a digit and watch a convolutional network read it: your stroke
 active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 canvas_toolbar_always_visible()
-live(active)
+top = st.container()  # the canvas and the answer: laid out last, so the slots below exist when it runs
+slots = Slots(steps_section(), *network_section(activations.blank_stages(active.model)))
+with top:
+    live(active, slots)
 keep()
 explain(active.model)
 nudge(active.model)
