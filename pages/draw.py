@@ -14,7 +14,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.components import canvas_toolbar_always_visible, handwriting
+from pages.canvas_toolbar import canvas_toolbar_always_visible
+from pages.components import handwriting
 from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280

@@ -11,7 +11,8 @@ from mnistviz import activations, figures, userdata
 from mnistviz.finetune import MIX_DIGITS, OWN_SHARE, Busy, fine_tune, weights_key
 from mnistviz.preprocess import preprocess_image
 from mnistviz.shelf import ShelfModel
-from pages.components import canvas_toolbar_always_visible, handwriting
+from pages.canvas_toolbar import canvas_toolbar_always_visible
+from pages.components import handwriting
 from pages.shared import active_model, dataset, model_shelf
 
 CANVAS_SIDE = 240

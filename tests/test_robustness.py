@@ -118,7 +118,7 @@ def _call_name(node: ast.Call) -> str:
 # Raw-HTML calls that were read and found to hold no text a person typed or uploaded: file → (calls, why).
 REVIEWED_HTML = {
     "pages/stage_data.py": (1, "st.html of the digit's 28×28 pixel values, each formatted as an integer ({v:3d})"),
-    "pages/components.py": (2, "st.html of _CANVAS_ROOM_STYLE and _CANVAS_TOOLBAR_SCRIPT, constants that show the "
+    "pages/canvas_toolbar.py": (2, "st.html of _CANVAS_ROOM_STYLE and _CANVAS_TOOLBAR_SCRIPT, constants that show the "
                                "canvas toolbar"),
     "pages/draw.py": (1, "st.html of figures.probability_bars_html: ten model probabilities formatted as numbers "
                          "and a constant title"),

@@ -1,0 +1,37 @@
+"""The drawing canvas's toolbar (undo, redo, clear) shown at all times, on phones too: the component
+shows it only while the mouse is over the canvas. Its own module, with nothing heavy imported, so the
+benchmark's floor page draws the same canvas as the app's pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# The canvas's own toolbar (undo, redo, clear) is see-through until hovered, and a phone never hovers. The
+# component keeps its styles in a shadow root that page CSS cannot reach, so this script adds one rule there:
+# the toolbar always shown. The room above the canvas for it is page CSS on the component's host element,
+# there from the first paint: a margin added later would move the canvas under a stroke already aimed at it.
+# Constants: nothing a person typed is in them.
+_CANVAS_ROOM_STYLE = '<style>[data-testid="stBidiComponentIsolated"] { padding-top: 2.9rem; }</style>'
+_CANVAS_TOOLBAR_SCRIPT = """<script>
+(function () {
+  if (window.__mnistvizCanvasToolbar) return;
+  const css = ".dc-toolbar{opacity:1 !important;top:-2.65rem !important}";
+  window.__mnistvizCanvasToolbar = setInterval(function () {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const root = host.shadowRoot;
+      if (root && root.querySelector(".dc-toolbar") && !root.querySelector("style[data-mnistviz]")) {
+        const style = document.createElement("style");
+        style.dataset.mnistviz = "toolbar";
+        style.textContent = css;
+        root.appendChild(style);
+      }
+    }
+  }, 400);
+})();
+</script>"""
+
+
+def canvas_toolbar_always_visible() -> None:
+    """Show the drawing canvas's undo, redo and clear buttons at all times (on phones too); call it before the canvas."""
+    st.html(_CANVAS_ROOM_STYLE)
+    st.html(_CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
