@@ -141,6 +141,7 @@ def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
 
 
 def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
+    """The hidden dense layers (the logits are the bars)."""
     return [s for s in stages if s.kind == "Dense" and s.name != "logits"]
 
 
