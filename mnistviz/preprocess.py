@@ -114,6 +114,11 @@ def to_gray(img) -> np.ndarray:
         return _scale_to_unit(a)
     if a.ndim != 3 or a.shape[-1] not in (3, 4):
         raise PreprocessError(f"expected a grayscale (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image, got shape {a.shape}")
+    if a.dtype == np.uint8:  # the canvas at every stroke, and most photos: no float copy of every channel
+        if a.shape[-1] == 4 and int(a[..., 3].max()) - int(a[..., 3].min()) > 0.02 * 255:
+            return a[..., 3].astype(np.float32) / np.float32(255)
+        r, g, b = (a[..., i].astype(np.float32) for i in range(3))
+        return (r * np.float32(0.299 / 255) + g * np.float32(0.587 / 255) + b * np.float32(0.114 / 255)).astype(np.float32)
     a = _scale_to_unit(a)
     if a.shape[-1] == 4:
         alpha = a[..., 3]

@@ -16,6 +16,7 @@ from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
 from pages.canvas_toolbar import canvas_toolbar_always_visible
 from pages.components import handwriting
+from pages.on_screen import hide_on_screen_probe, on_screen
 from pages.shared import active_model, digit_map, use_drawing
 
 CANVAS_SIDE = 280
@@ -25,6 +26,11 @@ BLANK_GREY = 235  # the preprocessing squares before anything is drawn
 ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
 MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
+# The sections below the canvas, as keyed containers: a stroke redraws their pictures only while they are
+# on the screen (a laptop shows the canvas and the bars; these are further down).
+STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
+STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
+                 "4 · Centred in 28×28: the model's input")
 STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
                for kind in ("Conv2D", "MaxPooling2D")}
 
@@ -103,34 +109,37 @@ class Slots:
 
 def steps_section() -> DeltaGenerator:
     """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made: the heading, and the slot for the pictures."""
-    st.subheader("From your picture to the model's 28×28 input")
-    st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
-               "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
-               "what the network receives.")
-    return st.container()
+    with st.container(key=STEPS):
+        st.subheader("From your picture to the model's 28×28 input")
+        st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
+                   "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
+                   "what the network receives.")
+        return st.container()
+
+
+@st.cache_resource(show_spinner=False)
+def blank_steps_png() -> bytes:
+    """The four empty squares shown before anything is drawn (and while the section is off screen)."""
+    return figures.png_bytes(figures.side_by_side([np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)] * 4,
+                                                  gap=STEP_GAP))
 
 
 def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
-    """The four steps of the drawing (empty squares until something is drawn)."""
+    """The four steps of the drawing (empty squares when ``r`` is ``None``)."""
     if r is None:
-        steps = [(None, "1 · Your picture"), (None, "2 · Cropped to the ink"), (None, "3 · Scaled to fit 20×20"),
-                 (None, "4 · Centred in 28×28: the model's input")]
+        png, captions = blank_steps_png(), STEP_CAPTIONS
     else:
         h, w = r.cropped.shape
         fh, fw = r.fitted.shape
-        steps = [
-            (r.raw, f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else "")),
-            (r.cropped, f"2 · Cropped to the ink, {w}×{h}"),
-            (r.fitted, f"3 · Scaled to fit 20×20: {fw}×{fh}"),
-            (r.image, "4 · Centred in 28×28: the model's input"),
-        ]
+        captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
+                    f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
+        squares = [pixels(img) for img in (r.raw, r.cropped, r.fitted, r.image)]
+        png = figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP))
     # One image for the four steps (each image on a page redrawn at every stroke is one more fetch), the
     # captions under it in four columns of the same width (the gap matches the columns' own).
-    squares = [pixels(img) if img is not None else np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
-               for img, _ in steps]
     strip, _ = slot.columns([2, 1])
-    strip.image(figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP)), width="stretch", output_format="PNG")
-    for col, (_, caption) in zip(strip.columns(4), steps):
+    strip.image(png, width="stretch", output_format="PNG")
+    for col, caption in zip(strip.columns(4), captions):
         col.caption(caption)
 
 
@@ -148,52 +157,77 @@ def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
 def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerator], list[DeltaGenerator]]:
     """The network's view laid out from the model's shapes: every conv/pool stage with its size and lesson,
     the dense layers, the softmax; returns the slots for each row's picture and each dense layer's."""
-    st.subheader("What the network sees")
-    st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
-               "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
-    rows = []
-    for row in map_rows(stages):
-        rows.append(st.container())
-        for col, s in zip(st.columns(4), row):
-            _, h, w, c = s.shape
-            page, label = STAGE_PAGES[s.kind]
-            col.caption(f"{s.name}: {c} maps of {h}×{w}")
-            col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
-    flat = next((s for s in stages if s.kind == "Flatten"), None)
-    cols = st.columns([2, 1])
-    with cols[0]:
-        dense = [st.container() for _ in dense_stages(stages)]
-        link = st.columns(2)
-        if flat is not None:
-            link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
+    with st.container(key=NETWORK):
+        st.subheader("What the network sees")
+        st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
+                   "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
+        rows = []
+        for row in map_rows(stages):
+            rows.append(st.container())
+            for col, s in zip(st.columns(4), row):
+                _, h, w, c = s.shape
+                page, label = STAGE_PAGES[s.kind]
+                col.caption(f"{s.name}: {c} maps of {h}×{w}")
+                col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
+        flat = next((s for s in stages if s.kind == "Flatten"), None)
+        cols = st.columns([2, 1])
+        with cols[0]:
+            dense = [st.container() for _ in dense_stages(stages)]
+            link = st.columns(2)
+            if flat is not None:
+                link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
+                                  icon=":material/arrow_forward:")
+            link[1].page_link("pages/stage_dense.py", label="Dense layers, step by step",
                               icon=":material/arrow_forward:")
-        link[1].page_link("pages/stage_dense.py", label="Dense layers, step by step", icon=":material/arrow_forward:")
-    with cols[1]:
-        st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
-        st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step", icon=":material/arrow_forward:")
-        st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
+        with cols[1]:
+            st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
+            st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step",
+                         icon=":material/arrow_forward:")
+            st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
     return rows, dense
 
 
+def row_png(row: list[activations.Stage], drawn: bool) -> bytes:
+    """One row of up to four stages' feature maps as ONE palette picture (empty cells when not ``drawn``)."""
+    mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
+    mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
+    strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
+    return figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE)
+
+
+def dense_png(s: activations.Stage, drawn: bool) -> bytes:
+    """A dense layer's units as a 1:4 strip of squares (empty cells when not ``drawn``)."""
+    v = s.array[0]
+    side = int(np.ceil(np.sqrt(len(v) / 4)))
+    grid = np.full(side * side * 4, np.nan, np.float32)
+    grid[:len(v)] = v
+    units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
+    return figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def blank_network(layout: str, _stages: list[activations.Stage]) -> tuple[list[bytes], list[bytes]]:
+    """The network's pictures with empty cells: built once per architecture, keyed by ``layout`` (the stages'
+    names, kinds and shapes, which are all these pictures depend on; a string is quick to hash)."""
+    stages = [activations.Stage(s.name, s.kind, s.shape, np.zeros(s.shape, np.float32)) for s in _stages]
+    return [row_png(row, False) for row in map_rows(stages)], [dense_png(s, False) for s in dense_stages(stages)]
+
+
 def fill_network(slots: Slots, stages: list[activations.Stage], drawn: bool) -> None:
-    """Each row of feature maps as ONE picture, each dense layer's units as one (empty cells until
-    something is drawn). Plain images, not Plotly charts: on a page redrawn at every stroke each chart
-    costs the browser ~25 ms and each image one more fetch, and these overview strips have no values to
-    hover. Palette indices, not RGB: a third of the bytes to compress and send."""
-    for slot, row in zip(slots.rows, map_rows(stages)):
-        mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
-        mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
-        strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
-        slot.image(figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE), width="stretch", output_format="PNG")
-    for slot, s in zip(slots.dense, dense_stages(stages)):
-        v = s.array[0]
-        side = int(np.ceil(np.sqrt(len(v) / 4)))  # a 1:4 strip
-        grid = np.full(side * side * 4, np.nan, np.float32)
-        grid[:len(v)] = v
-        units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
-        active = f", {int((v > 0).sum()):,} active" if drawn else ""
-        slot.image(figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE),
-                   caption=f"{s.name}: {len(v):,} units{active} (one square each)", width="stretch",
+    """Each row of feature maps as ONE picture, each dense layer's units as one (empty cells when not
+    ``drawn``). Plain images, not Plotly charts: on a page redrawn at every stroke each chart costs the
+    browser ~25 ms and each image one more fetch, and these overview strips have no values to hover.
+    Palette indices, not RGB: a third of the bytes to compress and send."""
+    if drawn:
+        rows, dense = [row_png(row, True) for row in map_rows(stages)], [dense_png(s, True) for s in dense_stages(stages)]
+    else:
+        rows, dense = blank_network(";".join(f"{s.name}/{s.kind}/{s.shape}" for s in stages), stages)
+    for slot, png in zip(slots.rows, rows):
+        slot.image(png, width="stretch", output_format="PNG")
+    for slot, png, s in zip(slots.dense, dense, dense_stages(stages)):
+        n = s.array.shape[-1]
+        active = f", {int((s.array[0] > 0).sum()):,} active" if drawn else ""
+        slot.image(png, caption=f"{s.name}: {n:,} units{active} (one square each)", width="stretch",
                    output_format="PNG")
 
 
@@ -308,6 +342,7 @@ def live(am, slots: Slots) -> None:
     the preprocessing steps and the network's view (in ``slots``, below). A stroke reruns only this; the
     slower sections further down follow the drawing when asked."""
     model = am.model
+    shown = on_screen([STEPS, NETWORK], key=PROBE)
     left, right = st.columns([1, 1.15], gap="large")
     with left:
         # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view
@@ -340,8 +375,10 @@ def live(am, slots: Slots) -> None:
         # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
         st.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
                                               height=280))
-    fill_steps(slots.steps, result if drawn else None)
-    fill_network(slots, stages, drawn)
+    # Off screen, a section keeps its empty pictures (the same bytes: nothing for the browser to fetch or
+    # redraw); scrolled to, the browser says so and this reruns with them filled.
+    fill_steps(slots.steps, result if drawn and STEPS in shown else None)
+    fill_network(slots, stages, drawn and NETWORK in shown)
 
 
 def _keep_latest() -> None:
@@ -382,6 +419,7 @@ st.markdown("Draw a digit and watch a convolutional network read it: your stroke
 active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 canvas_toolbar_always_visible()
+hide_on_screen_probe(PROBE)
 top = st.container()  # the canvas and the answer: laid out last, so the slots below exist when it runs
 slots = Slots(steps_section(), *network_section(activations.blank_stages(active.model)))
 with top:

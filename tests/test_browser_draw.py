@@ -60,3 +60,45 @@ def test_draw_one_then_zero(browser, app_url, screenshot_dir):
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()
+
+
+SECTION_IMAGES = ("(keys) => keys.map(k => [...document.querySelectorAll('.st-key-' + k + ' [data-testid=\"stImage\"] img')]"
+                  ".map(i => i.src))")
+
+
+def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, app_url):
+    """On a laptop-sized window the preprocessing steps and the network's view sit below the canvas. A stroke
+    answers at once (prediction, bars) and leaves their empty pictures as they are (nothing to send or
+    redraw); scrolled to, each section shows the drawing on the canvas."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url, DRAW_PAGE, width=1300, height=900)
+    try:
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
+        wait_for_idle(page)
+        keys = ["draw-steps", "draw-network"]
+        blank = page.evaluate(SECTION_IMAGES, keys)
+        assert [len(srcs) for srcs in blank] == [1, 2]  # the four steps in one picture; the map row and the dense strip
+
+        draw(page, vertical_stroke())
+        expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
+        wait_for_idle(page)
+        assert page.evaluate(SECTION_IMAGES, keys) == blank  # off screen: the same empty pictures
+        expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_have_count(0)
+
+        page.locator(".st-key-draw-steps").scroll_into_view_if_needed()
+        page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-steps'])[0][0] !== blank", arg=blank[0][0],
+                               timeout=60_000)
+        expect(page.get_by_text(re.compile(r"Cropped to the ink, \d+×\d+"))).to_be_visible(timeout=60_000)
+
+        page.locator(".st-key-draw-network").evaluate("e => e.scrollIntoView({block: 'end'})")
+        page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-network'])[0].every((s, i) => s !== blank[i])",
+                               arg=blank[1], timeout=60_000)
+        expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_be_visible(timeout=60_000)
+        assert page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                             ".every(i => i.complete && i.naturalWidth > 0)")
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        page.close()

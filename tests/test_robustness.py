@@ -120,6 +120,8 @@ REVIEWED_HTML = {
     "pages/stage_data.py": (1, "st.html of the digit's 28×28 pixel values, each formatted as an integer ({v:3d})"),
     "pages/canvas_toolbar.py": (2, "st.html of _CANVAS_ROOM_STYLE and _CANVAS_TOOLBAR_SCRIPT, constants that show the "
                                "canvas toolbar"),
+    "pages/on_screen.py": (1, "st.html of HIDE_STYLE, a constant rule hiding the probe's element, formatted with a "
+                              "container key the page's code chooses"),
     "pages/draw.py": (1, "st.html of figures.probability_bars_html: ten model probabilities formatted as numbers "
                          "and a constant title"),
 }
