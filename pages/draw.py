@@ -67,17 +67,23 @@ def blank_like(index: np.ndarray, drawn: bool) -> np.ndarray:
     return index if drawn else figures.blank_mosaic(index)
 
 
-def read_input() -> PreprocessResult | None:
-    """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
+def input_controls() -> tuple[str, int]:
+    """Draw or upload, and the stroke width: laid out once per full run (a change reruns the page)."""
     source = st.radio("Input", ["Draw", "Upload a picture"], horizontal=True, key="draw_source",
                       label_visibility="collapsed")
+    width = 20
     if source == "Draw":
         width = st.slider("Stroke width", 8, 40, 20, key="stroke_width",
                           help="MNIST strokes are about 2-3 of 28 pixels wide: 15-25 on this canvas.")
+    return source, width
+
+
+def read_input(source: str, width: int) -> PreprocessResult | None:
+    """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
+    if source == "Draw":
         canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
                            update_streamlit=True, return_image_data=True, key="canvas")
-        st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
         picture = canvas.image_data
         return None if picture is None else preprocess_image(picture, polarity="white-on-black")
     # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use
@@ -99,9 +105,13 @@ def read_input() -> PreprocessResult | None:
 
 @dataclass
 class Slots:
-    """Where a stroke writes below the canvas. The page lays out the headings, captions and lesson links
-    once per full run; a stroke (a rerun of ``live`` only) rewrites just the pictures and numbers in these
-    containers: fewer elements for the server to send and the browser to redraw."""
+    """Where a stroke writes. The page lays out the controls, headings, captions and lesson links once per
+    full run; a stroke (a rerun of ``live`` only) rewrites just the canvas, the answer, the pictures and
+    the numbers in these containers: fewer elements for the server to send and the browser to redraw."""
+    answer: DeltaGenerator  # the prediction, above the canvas
+    drawing: DeltaGenerator  # the canvas (or the uploader)
+    notes: DeltaGenerator  # the prompt, or warnings about the drawing
+    bars: DeltaGenerator  # the ten probabilities
     steps: DeltaGenerator
     rows: list[DeltaGenerator]  # one per row of up to four map stages
     dense: list[DeltaGenerator]  # one per dense layer
@@ -117,30 +127,30 @@ def steps_section() -> DeltaGenerator:
         return st.container()
 
 
+def steps_html(png: bytes, captions: tuple[str, ...]) -> str:
+    return figures.captioned_strip_html(png, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
+                                        alt="The four preprocessing steps, left to right")
+
+
 @st.cache_resource(show_spinner=False)
-def blank_steps_png() -> bytes:
+def blank_steps_html() -> str:
     """The four empty squares shown before anything is drawn (and while the section is off screen)."""
-    return figures.png_bytes(figures.side_by_side([np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)] * 4,
-                                                  gap=STEP_GAP))
+    blank = np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
+    return steps_html(figures.png_bytes(figures.side_by_side([blank] * 4, gap=STEP_GAP)), STEP_CAPTIONS)
 
 
 def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
-    """The four steps of the drawing (empty squares when ``r`` is ``None``)."""
+    """The four steps of the drawing (empty squares when ``r`` is ``None``): ONE picture with its captions,
+    one element, at about two thirds of the page's width."""
     if r is None:
-        png, captions = blank_steps_png(), STEP_CAPTIONS
-    else:
-        h, w = r.cropped.shape
-        fh, fw = r.fitted.shape
-        captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
-                    f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
-        squares = [pixels(img) for img in (r.raw, r.cropped, r.fitted, r.image)]
-        png = figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP))
-    # One image for the four steps (each image on a page redrawn at every stroke is one more fetch), the
-    # captions under it in four columns of the same width (the gap matches the columns' own).
-    strip, _ = slot.columns([2, 1])
-    strip.image(png, width="stretch", output_format="PNG")
-    for col, caption in zip(strip.columns(4), captions):
-        col.caption(caption)
+        slot.html(blank_steps_html())
+        return
+    h, w = r.cropped.shape
+    fh, fw = r.fitted.shape
+    captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
+                f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
+    squares = [pixels(img) for img in (r.raw, r.cropped, r.fitted, r.image)]
+    slot.html(steps_html(figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP)), captions))
 
 
 def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
@@ -337,19 +347,14 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
 
 
 @st.fragment
-def live(am, slots: Slots) -> None:
+def live(am, slots: Slots, source: str, width: int) -> None:
     """The canvas and what follows each stroke: the prediction, the probability bars, and the pictures of
-    the preprocessing steps and the network's view (in ``slots``, below). A stroke reruns only this; the
-    slower sections further down follow the drawing when asked."""
+    the preprocessing steps and the network's view, each written into its slot. A stroke reruns only this;
+    the slower sections further down follow the drawing when asked."""
     model = am.model
     shown = on_screen([STEPS, NETWORK], key=PROBE)
-    left, right = st.columns([1, 1.15], gap="large")
-    with left:
-        # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view
-        # the prediction stays in sight while drawing. Its room is kept while it is empty, so the first
-        # answer does not push the canvas down between two strokes of one digit.
-        answer = st.container(height=ANSWER_HEIGHT, border=False)
-        result = read_input()
+    with slots.drawing:
+        result = read_input(source, width)
     # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
     # and the next stroke then change a few values and pictures instead of removing and rebuilding every
     # section below, which cost the browser most of a stroke and made the page jump at each clear.
@@ -358,23 +363,26 @@ def live(am, slots: Slots) -> None:
     stages = activations.stages(model, result.image) if drawn else activations.blank_stages(model)
     proba = stages[-1].array.reshape(-1)
     digit = int(proba.argmax())
-    if drawn:
-        use_drawing(result.image)
-        st.session_state["draw_latest"] = (result.image, proba)
-        answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off", delta_arrow="off")
-    with right:
-        with st.container():  # notes come and go; the bars below keep their place
-            if not drawn:
-                st.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
-                        "every preprocessing step and the network's view appear after each stroke.",
-                        icon=":material/draw:")
-            else:
-                for note in result.warnings:
-                    st.warning(note, icon=":material/warning:")
-                not_a_digit_note(am, result.image, stages)
-        # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
-        st.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
-                                              height=280))
+    # A fragment may only write into a container outside it that it also wrote into in the last full run:
+    # each slot gets an element on every run (an empty one when there is nothing to say).
+    with slots.notes:  # notes come and go; the bars below keep their place
+        if not drawn:
+            slots.answer.empty()
+            st.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
+                    "every preprocessing step and the network's view appear after each stroke.",
+                    icon=":material/draw:")
+        else:
+            st.empty()
+            use_drawing(result.image)
+            st.session_state["draw_latest"] = (result.image, proba)
+            slots.answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off",
+                                delta_arrow="off")
+            for note in result.warnings:
+                st.warning(note, icon=":material/warning:")
+            not_a_digit_note(am, result.image, stages)
+    # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
+    slots.bars.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
+                                                  height=280))
     # Off screen, a section keeps its empty pictures (the same bytes: nothing for the browser to fetch or
     # redraw); scrolled to, the browser says so and this reruns with them filled.
     fill_steps(slots.steps, result if drawn and STEPS in shown else None)
@@ -420,10 +428,19 @@ active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 canvas_toolbar_always_visible()
 hide_on_screen_probe(PROBE)
-top = st.container()  # the canvas and the answer: laid out last, so the slots below exist when it runs
-slots = Slots(steps_section(), *network_section(activations.blank_stages(active.model)))
-with top:
-    live(active, slots)
+left, right = st.columns([1, 1.15], gap="large")
+with left:
+    # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view the
+    # prediction stays in sight while drawing. Its room is kept while it is empty, so the first answer does
+    # not push the canvas down between two strokes of one digit.
+    answer = st.container(height=ANSWER_HEIGHT, border=False)
+    source, width = input_controls()
+    drawing = st.container()
+    if source == "Draw":
+        st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
+slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
+              *network_section(activations.blank_stages(active.model)))
+live(active, slots, source, width)
 keep()
 explain(active.model)
 nudge(active.model)

@@ -28,13 +28,13 @@ def test_draw_one_then_zero(browser, app_url, screenshot_dir):
         expect(prediction).to_have_text("1", timeout=60_000)
         expect(page.get_by_text(PROMPT)).to_have_count(0)
         # A stroke redraws no Plotly chart: the probability bars are plain HTML (each value on hover), and
-        # three plain images: the four preprocessing steps in one, the four layer mosaics in one, the dense
-        # strip, all decoded
+        # three plain pictures: the four preprocessing steps in one (inline, with its captions), the four
+        # layer mosaics in one, the dense strip, all decoded
         bars = page.locator(".mv-proba")
         expect(bars.locator('[title^="digit 1:"]')).to_have_count(1)
         assert bars.locator("[title^='digit ']").count() == 10
         page.wait_for_function(
-            "() => { const im = [...document.querySelectorAll('[data-testid=\"stImage\"] img')];"
+            "() => { const im = [...document.querySelectorAll('.st-key-draw-steps img, [data-testid=\"stImage\"] img')];"
             " return im.length >= 3 && im.every(i => i.complete && i.naturalWidth > 0); }", timeout=60_000)
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         # the slower sections follow the drawing when asked: two occlusion maps, the nudged digit's bars
@@ -62,8 +62,7 @@ def test_draw_one_then_zero(browser, app_url, screenshot_dir):
         page.close()
 
 
-SECTION_IMAGES = ("(keys) => keys.map(k => [...document.querySelectorAll('.st-key-' + k + ' [data-testid=\"stImage\"] img')]"
-                  ".map(i => i.src))")
+SECTION_IMAGES = "(keys) => keys.map(k => [...document.querySelectorAll('.st-key-' + k + ' img')].map(i => i.src))"
 
 
 def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, app_url):
@@ -97,7 +96,7 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-network'])[0].every((s, i) => s !== blank[i])",
                                arg=blank[1], timeout=60_000)
         expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_be_visible(timeout=60_000)
-        assert page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        assert page.evaluate("() => [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')]"
                              ".every(i => i.complete && i.naturalWidth > 0)")
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:

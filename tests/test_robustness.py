@@ -122,8 +122,9 @@ REVIEWED_HTML = {
                                "canvas toolbar"),
     "pages/on_screen.py": (1, "st.html of HIDE_STYLE, a constant rule hiding the probe's element, formatted with a "
                               "container key the page's code chooses"),
-    "pages/draw.py": (1, "st.html of figures.probability_bars_html: ten model probabilities formatted as numbers "
-                         "and a constant title"),
+    "pages/draw.py": (3, "st.html of figures.probability_bars_html (ten model probabilities formatted as numbers "
+                         "and a constant title) and of figures.captioned_strip_html (a PNG as a data URI, captions "
+                         "of constant words and picture sizes, escaped)"),
 }
 
 
