@@ -23,7 +23,10 @@ from mnistviz.models import OPTIMIZER_LABELS
 from mnistviz.store import ModelStore
 from pages.shared import DATA_SOURCE, current_input, data_caption, dataset, model_shelf, untrained_model
 
-FOLLOW_EVERY_S = 1.0  # how often the page asks the queue about the job it follows
+FOLLOW_EVERY_S = 1.0  # how often the page asks the queue about the job it follows (the progress bar)
+# How often the curves so far and the kernels are redrawn while a run trains: a Plotly chart costs each
+# browser ~0.1 s of script to redraw, which a class's laptops (and a shared server) pay every redraw.
+CURVES_EVERY_S = 3.0
 REPLAY_FRAME_S = 0.8  # one snapshot per this many seconds when the replay plays
 FIRST_PRESET = "course_cnn"  # a plain visit opens on the course text's CNN, exactly as the preset has it
 
@@ -325,12 +328,20 @@ def follow_job() -> None:
     st.progress(min(1.0, done / max(1, status.epochs * status.steps)), text=progress_text(status))
     if status.state == "queued":
         st.caption("You can keep using this page and the others meanwhile; the run starts by itself.")
-    elif status.history or status.partial:
-        st.plotly_chart(lf.training_curves(status.history, status.partial, status.epochs, title="Training so far"),
-                        width="stretch", key="lab_live")
-        latest_snap = replay.latest_snapshot(ModelStore().root, status.key)
-        if latest_snap is not None and latest_snap.kernels:  # the filters as they are right now
-            st.image(latest_snap.kernels, caption=f"The first conv layer's kernels, {latest_snap.label}")
+
+
+@st.fragment(run_every=CURVES_EVERY_S)
+def follow_curves() -> None:
+    """The curves so far and the first layer's kernels as they are now, from the status the progress bar
+    last fetched: redrawn every few seconds, not at every tick of the bar."""
+    status = lab.status
+    if status is None or not (status.history or status.partial):
+        return
+    st.plotly_chart(lf.training_curves(status.history, status.partial, status.epochs, title="Training so far"),
+                    width="stretch", key="lab_live")
+    latest_snap = replay.latest_snapshot(ModelStore().root, status.key)
+    if latest_snap is not None and latest_snap.kernels:  # the filters as they are right now
+        st.image(latest_snap.kernels, caption=f"The first conv layer's kernels, {latest_snap.label}")
 
 
 def _train() -> None:
@@ -363,6 +374,7 @@ if lab.following and queue is not None:
     b2.button("Cancel", icon=":material/stop:", key="lab_cancel_btn", on_click=_cancel,
               help="Stops after the current batch; a cancelled run is not stored.")
     follow_job()
+    follow_curves()
 elif lab.failed is not None and queue is not None:
     b2.button("Retry", icon=":material/refresh:", key="lab_retry", on_click=_retry,
               help="Submit the run that failed once more.")

@@ -37,6 +37,9 @@ def test_three_train_one_runs_two_wait_and_a_fourth_draws(browser, app_url):
         draw(draw_page, vertical_stroke())  # ... draws while the slot is busy
         expect(metric_value(draw_page, "Prediction")).to_have_text("1", timeout=60_000)
         expect(running(pages[0])).to_be_visible()  # the training was still going on
+        # its curves so far, redrawn every few seconds (the progress bar above them every second)
+        expect(pages[0].locator(".js-plotly-plot").filter(has_text="Training so far")).to_be_visible(timeout=60_000)
+        expect(running(pages[0])).to_be_visible()
 
         pages[0].get_by_role("button", name="Cancel").click()
         expect(pages[0].get_by_text("Training cancelled at epoch")).to_be_visible(timeout=60_000)
