@@ -38,6 +38,7 @@ from mnistviz import data as mdata
 from mnistviz import lessons
 from mnistviz import models as mmodels
 from mnistviz.shelf import DEFAULT_KEY, ModelShelf
+from pages import through_app_py
 
 DATA_SOURCE = os.environ.get("MNISTVIZ_DATA", "auto")
 INPUT_KEYS = ("input_kind", "input_class", "input_wrong_only", "input_index")
@@ -45,24 +46,10 @@ MODEL_CHOICE_KEY = "model_choice"
 
 
 def _run_through_app_py() -> None:
-    """A person whose first visit to a fresh server is a page link (e.g. /draw) would get Streamlit's
-    legacy pages/-folder mode (this page alone, without app.py's navigation and sidebar): Streamlit
-    decides that mode before app.py has ever called st.navigation, from the folder's name. Switch it
-    off and rerun, so app.py runs and opens the requested page. (``AppTest`` resets that mode before
-    every run, so after ``switch_page`` its runs come here too.) Called on import and by the getters
-    every page calls (``dataset``, ``active_model``, ``current_input``).
-
-    Streamlit 1.67 has no supported switch for this (the folder must keep its agreed name); issue
-    streamlit#9624 was closed as not reproducible without a pages/ folder. Checked by the browser
-    fixture's ``warm_up`` (tests/conftest.py)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    """Run under app.py, not Streamlit's legacy pages/-folder mode (see ``pages.through_app_py``)."""
+    through_app_py()
 
 
-_run_through_app_py()
 mnistviz.import_tensorflow_quietly()
 
 
