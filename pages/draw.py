@@ -25,12 +25,12 @@ STEP_GAP = 12
 BLANK_GREY = 235  # the preprocessing squares before anything is drawn
 ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
 MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
-# The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
 # The sections below the canvas, as keyed containers: a stroke redraws their pictures only while they are
 # on the screen (a laptop shows the canvas and the bars; these are further down).
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
 STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
                  "4 · Centred in 28×28: the model's input")
+# The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
 STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
                for kind in ("Conv2D", "MaxPooling2D")}
 
@@ -128,6 +128,7 @@ def steps_section() -> DeltaGenerator:
 
 
 def steps_html(png: bytes, captions: tuple[str, ...]) -> str:
+    """The four steps' picture with a caption under each, as one piece of HTML."""
     return figures.captioned_strip_html(png, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
                                         alt="The four preprocessing steps, left to right")
 
@@ -141,7 +142,7 @@ def blank_steps_html() -> str:
 
 def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
     """The four steps of the drawing (empty squares when ``r`` is ``None``): ONE picture with its captions,
-    one element, at about two thirds of the page's width."""
+    one element, never wider than the four squares side by side."""
     if r is None:
         slot.html(blank_steps_html())
         return
