@@ -9,9 +9,9 @@ import json
 import streamlit as st
 
 # An IntersectionObserver on the keyed containers (class ``st-key-<key>``) named in ``data.keys`` (the
-# data comes as one JSON string: a dict would cost Streamlit ~1 ms a rerun to inspect). It sends
-# the list of those showing in the viewport (less ``data.margin`` at its foot) whenever that list differs from the one the
-# script last saw (``data.shown``), so scrolling within a section sends nothing. Containers that appear
+# data comes as one JSON string: a dict would cost Streamlit ~1 ms a rerun to inspect). It sends the list
+# of those showing in the viewport (less ``data.margin`` at its foot) whenever that list differs from the
+# one the script last saw (``data.shown``), so scrolling within a section sends nothing. Containers that appear
 # later (a rerun) are picked up by a light check every second. Constants only: nothing a person typed.
 _JS = """
 export default function ({ data: json, setStateValue }) {
@@ -48,14 +48,15 @@ HIDE_STYLE = "<style>.st-key-{key} {{ display: none; }}</style>"
 
 def on_screen(sections: list[str], key: str, assume: tuple[str, ...] = (), min_visible_px: int = 60) -> set[str]:
     """The keys of those ``sections`` (keys of ``st.container``s on this page) of which at least the top
-    ``min_visible_px`` (about a heading) are in the browser's viewport. Until the browser has said (and where no browser runs, as in ``AppTest``) the
-    answer is ``assume``. A change reruns the enclosing fragment. Call it where it should rerun, and hide
+    ``min_visible_px`` (about a heading) are in the browser's viewport. Until the browser has said (and
+    where no browser runs, as in ``AppTest``) the answer is ``assume``. A change reruns the enclosing fragment. Call it where it should rerun, and hide
     its (empty) element with ``hide_on_screen_probe(key)`` outside any fragment."""
     before = st.session_state.get(key)
     shown = before.get("shown") if isinstance(before, dict) else None
     shown = list(assume) if shown is None else list(shown)
-    result = _on_screen(key=key, data=json.dumps({"keys": sections, "shown": shown, "margin": f"0px 0px -{min_visible_px}px 0px"}),
-                        default={"shown": list(assume)}, on_shown_change=lambda: None)
+    data = {"keys": sections, "shown": shown, "margin": f"0px 0px -{min_visible_px}px 0px"}
+    result = _on_screen(key=key, data=json.dumps(data), default={"shown": list(assume)},
+                        on_shown_change=lambda: None)
     return set(result.get("shown") or [])
 
 
