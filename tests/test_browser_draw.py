@@ -78,8 +78,10 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
         wait_for_idle(page)
         keys = ["draw-steps", "draw-network"]
+        # the four steps in one picture; the map row and the dense strip (written a moment after the prompt)
+        page.wait_for_function(f"(keys) => ({SECTION_IMAGES})(keys).map(s => s.length).join() === '1,2'", arg=keys,
+                               timeout=60_000)
         blank = page.evaluate(SECTION_IMAGES, keys)
-        assert [len(srcs) for srcs in blank] == [1, 2]  # the four steps in one picture; the map row and the dense strip
 
         draw(page, vertical_stroke())
         expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
