@@ -33,6 +33,7 @@ BOX = 20  # MNIST digits fit a 20×20 box
 CENTRE = (14.0, 14.0)  # where MNIST digits have their centre of mass (row, col), measured on the sample
 WORK_SIDE = 1024  # larger inputs are shrunk to this first: no digit needs more pixels to be read
 NOISE = 0.12  # after contrast stretching, ink fainter than this is treated as paper
+ALPHA_VARIES = 0.02  # RGBA whose alpha spans more than this is read by its alpha (ink where opaque)
 MAX_PIXELS = 40_000_000  # uploads above this many pixels are refused before decoding
 MAX_BYTES = 20 * 1024 * 1024  # and files above this many bytes
 TINY_INK = 0.12  # an ink box smaller than this fraction of the picture's side: "very little ink"
@@ -115,14 +116,14 @@ def to_gray(img) -> np.ndarray:
     if a.ndim != 3 or a.shape[-1] not in (3, 4):
         raise PreprocessError(f"expected a grayscale (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image, got shape {a.shape}")
     if a.dtype == np.uint8:  # the canvas at every stroke, and most photos: no float copy of every channel
-        if a.shape[-1] == 4 and int(a[..., 3].max()) - int(a[..., 3].min()) > 0.02 * 255:
+        if a.shape[-1] == 4 and int(a[..., 3].max()) - int(a[..., 3].min()) > ALPHA_VARIES * 255:
             return a[..., 3].astype(np.float32) / np.float32(255)
         r, g, b = (a[..., i].astype(np.float32) for i in range(3))
         return (r * np.float32(0.299 / 255) + g * np.float32(0.587 / 255) + b * np.float32(0.114 / 255)).astype(np.float32)
     a = _scale_to_unit(a)
     if a.shape[-1] == 4:
         alpha = a[..., 3]
-        if float(alpha.max() - alpha.min()) > 0.02:
+        if float(alpha.max() - alpha.min()) > ALPHA_VARIES:
             return np.ascontiguousarray(alpha)
         a = a[..., :3]
     return (a @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)  # ITU-R 601, as PIL's "L"

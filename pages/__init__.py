@@ -19,9 +19,9 @@ def through_app_py() -> None:
     legacy pages/-folder mode (this page alone, without app.py's navigation and sidebar): Streamlit
     decides that mode before app.py has ever called st.navigation, from the folder's name. Switch it
     off and rerun, so app.py runs and opens the requested page (every session whose run began in that
-    mode, not only the first). (``AppTest`` resets that mode before
-    every run, so after ``switch_page`` its runs come here too.) Called on import of this package and
-    by the getters every page calls (``shared.dataset``, ``active_model``, ``current_input``).
+    mode, not only the first). (``AppTest`` resets that mode before every run, so after ``switch_page``
+    its runs come here too.) Called on import of this package and by the getters every page calls
+    (``shared.dataset``, ``active_model``, ``current_input``).
 
     Streamlit 1.67 has no supported switch for this (the folder must keep its agreed name); issue
     streamlit#9624 was closed as not reproducible without a pages/ folder. Checked by the browser

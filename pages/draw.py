@@ -127,9 +127,9 @@ def steps_section() -> DeltaGenerator:
         return st.container()
 
 
-def steps_html(png: bytes, captions: tuple[str, ...]) -> str:
+def steps_html(strip: np.ndarray, captions: tuple[str, ...]) -> str:
     """The four steps' picture with a caption under each, as one piece of HTML."""
-    return figures.captioned_strip_html(png, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
+    return figures.captioned_strip_html(strip, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
                                         alt="The four preprocessing steps, left to right")
 
 
@@ -137,7 +137,7 @@ def steps_html(png: bytes, captions: tuple[str, ...]) -> str:
 def blank_steps_html() -> str:
     """The four empty squares shown before anything is drawn (and while the section is off screen)."""
     blank = np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
-    return steps_html(figures.png_bytes(figures.side_by_side([blank] * 4, gap=STEP_GAP)), STEP_CAPTIONS)
+    return steps_html(figures.side_by_side([blank] * 4, gap=STEP_GAP), STEP_CAPTIONS)
 
 
 def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
@@ -151,7 +151,7 @@ def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
     captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
                 f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
     squares = [pixels(img) for img in (r.raw, r.cropped, r.fitted, r.image)]
-    slot.html(steps_html(figures.png_bytes(figures.side_by_side(squares, gap=STEP_GAP)), captions))
+    slot.html(steps_html(figures.side_by_side(squares, gap=STEP_GAP), captions))
 
 
 def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:

@@ -45,11 +45,6 @@ INPUT_KEYS = ("input_kind", "input_class", "input_wrong_only", "input_index")
 MODEL_CHOICE_KEY = "model_choice"
 
 
-def _run_through_app_py() -> None:
-    """Run under app.py, not Streamlit's legacy pages/-folder mode (see ``pages.through_app_py``)."""
-    through_app_py()
-
-
 mnistviz.import_tensorflow_quietly()
 
 
@@ -76,7 +71,7 @@ def load_dataset(source: str = DATA_SOURCE) -> mdata.Dataset:
 
 
 def dataset() -> mdata.Dataset:
-    _run_through_app_py()
+    through_app_py()
     return load_dataset(DATA_SOURCE)
 
 
@@ -170,7 +165,7 @@ def model_shelf() -> ModelShelf:
 
 def active_model() -> ActiveModel:
     """The model this session looks through: the shipped default, or one from its shelf."""
-    _run_through_app_py()
+    through_app_py()
     entry = model_shelf().active
     if entry is not None:
         return ActiveModel(entry.key, entry.model, entry.config, entry.label)
@@ -206,7 +201,7 @@ class InputDigit:
 
 def current_input() -> InputDigit:
     """The digit the person follows through the network, as the sidebar chose it."""
-    _run_through_app_py()
+    through_app_py()
     ds = dataset()
     ss = st.session_state
     if _choice("input_kind", "test") == "drawing" and ss.get("drawing") is not None:
