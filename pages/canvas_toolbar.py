@@ -1,6 +1,7 @@
-"""The drawing canvas's toolbar (undo, redo, clear) shown at all times, on phones too: the component
-shows it only while the mouse is over the canvas. Its own module, with nothing heavy imported, so the
-benchmark's floor page draws the same canvas as the app's pages."""
+"""How the app's pages show the drawing canvas: its toolbar (undo, redo, clear) at all times, on phones
+too (the component shows it only while the mouse is over the canvas), and the section around it never
+dimmed while a stroke is read. Its own module, with nothing heavy imported, so the benchmark's floor page
+draws the same canvas as the app's pages."""
 
 from __future__ import annotations
 
@@ -30,8 +31,21 @@ _CANVAS_TOOLBAR_SCRIPT = """<script>
 })();
 </script>"""
 
+# While a run is under way Streamlit dims the elements it is about to replace: after 0.5 s they fade to a
+# third over 1 s. Under a stroke that fade greys the canvas under the pen and the answer being waited for,
+# and on a busy laptop it costs more than the answer: each frame of it is painted again (by the CPU, on a
+# machine without a GPU), so a slow stroke makes the next one slower still. ``{key}`` is a constant.
+_NEVER_DIMS_STYLE = ('<style>.st-key-{key} [data-stale="true"] '
+                     '{{ opacity: 1 !important; transition: none !important; }}</style>')
+
 
 def canvas_toolbar_always_visible() -> None:
     """Show the drawing canvas's undo, redo and clear buttons at all times (on phones too); call it before the canvas."""
     st.html(_CANVAS_ROOM_STYLE)
     st.html(_CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
+
+
+def never_dims(key: str) -> None:
+    """Keep the keyed container ``key`` (the canvas and what follows each stroke) at full strength while a
+    run is under way, instead of Streamlit's fade of stale elements."""
+    st.html(_NEVER_DIMS_STYLE.format(key=key))

@@ -14,7 +14,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.canvas_toolbar import canvas_toolbar_always_visible
+from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
 from pages.components import handwriting
 from pages.on_screen import hide_on_screen_probe, on_screen
 from pages.shared import active_model, digit_map, use_drawing
@@ -28,6 +28,7 @@ MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's
 # The sections below the canvas, as keyed containers: a stroke redraws their pictures only while they are
 # on the screen (a laptop shows the canvas and the bars; these are further down).
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
+LIVE = "draw-live"  # the canvas and everything a stroke rewrites: never dimmed while a stroke is read
 STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
                  "4 · Centred in 28×28: the model's input")
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
@@ -429,19 +430,21 @@ active = active_model()
 st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
 canvas_toolbar_always_visible()
 hide_on_screen_probe(PROBE)
-left, right = st.columns([1, 1.15], gap="large")
-with left:
-    # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view the
-    # prediction stays in sight while drawing. Its room is kept while it is empty, so the first answer does
-    # not push the canvas down between two strokes of one digit.
-    answer = st.container(height=ANSWER_HEIGHT, border=False)
-    source, width = input_controls()
-    drawing = st.container()
-    if source == "Draw":
-        st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
-slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
-              *network_section(activations.blank_stages(active.model)))
-live(active, slots, source, width)
+never_dims(LIVE)
+with st.container(key=LIVE):
+    left, right = st.columns([1, 1.15], gap="large")
+    with left:
+        # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view the
+        # prediction stays in sight while drawing. Its room is kept while it is empty, so the first answer does
+        # not push the canvas down between two strokes of one digit.
+        answer = st.container(height=ANSWER_HEIGHT, border=False)
+        source, width = input_controls()
+        drawing = st.container()
+        if source == "Draw":
+            st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
+    slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
+                  *network_section(activations.blank_stages(active.model)))
+    live(active, slots, source, width)
 keep()
 explain(active.model)
 nudge(active.model)

@@ -11,7 +11,7 @@ from mnistviz import activations, figures, userdata
 from mnistviz.finetune import MIX_DIGITS, OWN_SHARE, Busy, fine_tune, weights_key
 from mnistviz.preprocess import preprocess_image
 from mnistviz.shelf import ShelfModel
-from pages.canvas_toolbar import canvas_toolbar_always_visible
+from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
 from pages.components import handwriting
 from pages.shared import active_model, dataset, model_shelf
 
@@ -55,22 +55,24 @@ def use_fine_tuned() -> None:
 
 # --- 1 · your digits ----------------------------------------------------------------------------
 st.header("1 · Draw a digit and say which it is")
-left, right = st.columns([1, 1])
 canvas_toolbar_always_visible()
-with left:
-    canvas = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
-                       width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-                       key=f"teach_canvas_{st.session_state.get('teach_canvas_round', 0)}")
-with right:
-    label = st.pills("This is a …", list(range(10)), key="teach_label")
-    drawn = None if canvas.image_data is None else preprocess_image(canvas.image_data, polarity="white-on-black")
-    if drawn is not None and not drawn.blank:
-        p = activations.probabilities(model.model, drawn.image)[0]
-        st.caption(f"The active model reads it as **{int(p.argmax())}** ({p.max():.0%} sure).")
-    st.button("Save this drawing", type="primary", key="teach_save", icon=":material/add:", on_click=save,
-              args=(None if drawn is None or drawn.blank else drawn.image, label))
-    for kind, text in st.session_state.pop("teach_notes", []):
-        getattr(st, kind)(text)
+never_dims("teach-draw")
+with st.container(key="teach-draw"):
+    left, right = st.columns([1, 1])
+    with left:
+        canvas = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
+                           width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+                           key=f"teach_canvas_{st.session_state.get('teach_canvas_round', 0)}")
+    with right:
+        label = st.pills("This is a …", list(range(10)), key="teach_label")
+        drawn = None if canvas.image_data is None else preprocess_image(canvas.image_data, polarity="white-on-black")
+        if drawn is not None and not drawn.blank:
+            p = activations.probabilities(model.model, drawn.image)[0]
+            st.caption(f"The active model reads it as **{int(p.argmax())}** ({p.max():.0%} sure).")
+        st.button("Save this drawing", type="primary", key="teach_save", icon=":material/add:", on_click=save,
+                  args=(None if drawn is None or drawn.blank else drawn.image, label))
+        for kind, text in st.session_state.pop("teach_notes", []):
+            getattr(st, kind)(text)
 
 # --- 2 · the set ----------------------------------------------------------------------------------
 st.header("2 · Your set")

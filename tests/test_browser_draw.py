@@ -103,3 +103,39 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()
+
+
+# Each element of the Draw page's live section that a stroke marks stale: its opacity and fade as drawn.
+WATCH_STALE = """(key) => {
+  window.__stale = [];
+  new MutationObserver(changes => {
+    for (const c of changes) {
+      if (c.target.dataset.stale !== "true") continue;
+      const style = getComputedStyle(c.target);
+      window.__stale.push([style.opacity, style.transitionDuration]);
+    }
+  }).observe(document.querySelector(".st-key-" + key), {subtree: true, attributes: true,
+                                                           attributeFilter: ["data-stale"]});
+}"""
+
+
+def test_the_canvas_and_its_answer_never_dim_while_a_stroke_is_read(browser, app_url):
+    """Streamlit fades the elements a run will replace (after 0.5 s, over 1 s). On the Draw page that would
+    grey the canvas under the pen and, on a busy laptop, repaint the fade every frame; the live section keeps
+    full strength: every element a stroke marks stale is drawn at opacity 1 with no fade."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url, DRAW_PAGE, width=1300, height=900)
+    try:
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
+        wait_for_idle(page)
+        page.evaluate(WATCH_STALE, "draw-live")
+        draw(page, vertical_stroke())
+        expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
+        clear_canvas(page)
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
+        seen = page.evaluate("() => window.__stale")
+        assert seen, "no element of the live section was marked stale: the check saw nothing"
+        assert {tuple(s) for s in seen} == {("1", "0s")}
+    finally:
+        page.close()

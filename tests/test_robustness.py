@@ -118,8 +118,9 @@ def _call_name(node: ast.Call) -> str:
 # Raw-HTML calls that were read and found to hold no text a person typed or uploaded: file → (calls, why).
 REVIEWED_HTML = {
     "pages/stage_data.py": (1, "st.html of the digit's 28×28 pixel values, each formatted as an integer ({v:3d})"),
-    "pages/canvas_toolbar.py": (2, "st.html of _CANVAS_ROOM_STYLE and _CANVAS_TOOLBAR_SCRIPT, constants that show the "
-                               "canvas toolbar"),
+    "pages/canvas_toolbar.py": (3, "st.html of _CANVAS_ROOM_STYLE and _CANVAS_TOOLBAR_SCRIPT, constants that show the "
+                               "canvas toolbar, and of _NEVER_DIMS_STYLE formatted with a container key the page's "
+                               "code chooses"),
     "pages/on_screen.py": (1, "st.html of HIDE_STYLE, a constant rule hiding the probe's element, formatted with a "
                               "container key the page's code chooses"),
     "pages/draw.py": (3, "st.html of figures.probability_bars_html (ten model probabilities formatted as numbers "
