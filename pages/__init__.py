@@ -1,5 +1,4 @@
-"""The app's pages (one file each) and the few modules they share (``shared``, ``components``,
-``canvas_toolbar``, ``on_screen``).
+"""The app's pages (one file each) and the few modules they share (``mnistviz.lessons.PAGE_HELPERS``).
 
 Importing this package first makes sure the page runs under app.py (``through_app_py``): every page
 imports from here before anything else of the app's, so a rerun this check raises interrupts only the

@@ -18,6 +18,7 @@ from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
 from pages.components import handwriting
 from pages.on_screen import hide_on_screen_probe, on_screen
 from pages.shared import active_model, digit_map, use_drawing
+from pages.static_part import static_part
 
 CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
@@ -118,13 +119,17 @@ class Slots:
     dense: list[DeltaGenerator]  # one per dense layer
 
 
+def steps_heading() -> None:
+    st.subheader("From your picture to the model's 28×28 input")
+    st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
+               "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
+               "what the network receives.")
+
+
 def steps_section() -> DeltaGenerator:
     """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made: the heading, and the slot for the pictures."""
     with st.container(key=STEPS):
-        st.subheader("From your picture to the model's 28×28 input")
-        st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
-                   "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
-                   "what the network receives.")
+        static_part(steps_heading)
         return st.container()
 
 
@@ -166,36 +171,50 @@ def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
     return [s for s in stages if s.kind == "Dense" and s.name != "logits"]
 
 
+def network_heading() -> None:
+    st.subheader("What the network sees")
+    st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
+               "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
+
+
+def stage_links(row: list[activations.Stage]) -> None:
+    """Under a row's picture: each stage's size, and the page that explains it."""
+    for col, s in zip(st.columns(4), row):
+        _, h, w, c = s.shape
+        page, label = STAGE_PAGES[s.kind]
+        col.caption(f"{s.name}: {c} maps of {h}×{w}")
+        col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
+
+
+def dense_links(flat: activations.Stage | None) -> None:
+    link = st.columns(2)
+    if flat is not None:
+        link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
+                          icon=":material/arrow_forward:")
+    link[1].page_link("pages/stage_dense.py", label="Dense layers, step by step", icon=":material/arrow_forward:")
+
+
+def softmax_note() -> None:
+    st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
+    st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step", icon=":material/arrow_forward:")
+    st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
+
+
 def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerator], list[DeltaGenerator]]:
     """The network's view laid out from the model's shapes: every conv/pool stage with its size and lesson,
     the dense layers, the softmax; returns the slots for each row's picture and each dense layer's."""
     with st.container(key=NETWORK):
-        st.subheader("What the network sees")
-        st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
-                   "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
+        static_part(network_heading)
         rows = []
         for row in map_rows(stages):
             rows.append(st.container())
-            for col, s in zip(st.columns(4), row):
-                _, h, w, c = s.shape
-                page, label = STAGE_PAGES[s.kind]
-                col.caption(f"{s.name}: {c} maps of {h}×{w}")
-                col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
-        flat = next((s for s in stages if s.kind == "Flatten"), None)
+            static_part(stage_links, row)
         cols = st.columns([2, 1])
         with cols[0]:
             dense = [st.container() for _ in dense_stages(stages)]
-            link = st.columns(2)
-            if flat is not None:
-                link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
-                                  icon=":material/arrow_forward:")
-            link[1].page_link("pages/stage_dense.py", label="Dense layers, step by step",
-                              icon=":material/arrow_forward:")
+            static_part(dense_links, next((s for s in stages if s.kind == "Flatten"), None))
         with cols[1]:
-            st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
-            st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step",
-                         icon=":material/arrow_forward:")
-            st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
+            static_part(softmax_note)
     return rows, dense
 
 
@@ -422,15 +441,23 @@ def keep() -> None:
 
 # --- the page ----------------------------------------------------------------------------------
 
-st.title("Draw a digit")
-st.markdown("Draw a digit and watch a convolutional network read it: your strokes are turned into a 28×28 "
-            "picture like the ones it learned from, passed through its layers, and turned into ten "
-            "probabilities, updated after every stroke.")
+def heading(model_label: str) -> None:
+    st.title("Draw a digit")
+    st.markdown("Draw a digit and watch a convolutional network read it: your strokes are turned into a 28×28 "
+                "picture like the ones it learned from, passed through its layers, and turned into ten "
+                "probabilities, updated after every stroke.")
+    st.caption(f"Model: **{model_label}**. Switch to a model you trained in the Lab with the sidebar.")
+
+
+def page_styles() -> None:
+    canvas_toolbar_always_visible()
+    hide_on_screen_probe(PROBE)
+    never_dims(LIVE)
+
+
 active = active_model()
-st.caption(f"Model: **{active.label}**. Switch to a model you trained in the Lab with the sidebar.")
-canvas_toolbar_always_visible()
-hide_on_screen_probe(PROBE)
-never_dims(LIVE)
+static_part(heading, active.label)
+static_part(page_styles)
 with st.container(key=LIVE):
     left, right = st.columns([1, 1.15], gap="large")
     with left:
@@ -441,7 +468,8 @@ with st.container(key=LIVE):
         source, width = input_controls()
         drawing = st.container()
         if source == "Draw":
-            st.caption("Draw one digit, large, in the middle. Undo, redo and clear are in the canvas toolbar.")
+            static_part(st.caption, "Draw one digit, large, in the middle. Undo, redo and clear are in the canvas "
+                                    "toolbar.")
     slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
                   *network_section(activations.blank_stages(active.model)))
     live(active, slots, source, width)

@@ -57,8 +57,7 @@ def full_page_screenshot(page, path: Path) -> None:
 
 def test_every_page_file_is_listed():
     listed = {stem for stem, _ in PAGES}
-    files = {p.stem for p in (ROOT / "pages").glob("*.py")} - {"shared", "components", "canvas_toolbar", "on_screen",
-                                                              "__init__"}
+    files = {p.stem for p in (ROOT / "pages").glob("*.py")} - {Path(p).stem for p in lessons.PAGE_HELPERS}
     files -= {Path(lesson.path).stem for lesson in lessons.LESSONS if lesson.needs_redis}  # not listed without Redis
     assert listed == files, f"pages not listed: {files - listed}; listed but missing: {listed - files}"
     assert sum(path == "" for _, path in PAGES) == 1  # exactly one default page
