@@ -86,6 +86,8 @@ def read_input(source: str, width: int) -> PreprocessResult | None:
         canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
                            update_streamlit=True, return_image_data=True, key="canvas")
+        if not (canvas.json_data or {}).get("objects"):
+            return None  # nothing drawn (or just cleared): no picture to decode
         picture = canvas.image_data
         return None if picture is None else preprocess_image(picture, polarity="white-on-black")
     # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use

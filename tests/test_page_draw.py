@@ -24,13 +24,16 @@ SIDE = 280
 def canvas_state(picture: np.ndarray | None) -> dict:
     """The value streamlit-drawable-canvas (0.13) keeps under its key: the Fabric.js JSON under
     ``drawing.raw`` and the rendered canvas as a PNG data URL under ``drawing.data`` (``None`` before
-    the first stroke). This is the component's internal format: only this helper knows it."""
-    data = None
+    the first stroke), one Fabric.js path object per stroke (none once cleared). This is the component's
+    internal format: only this helper knows it."""
+    data, objects = None, []
     if picture is not None:
         buf = io.BytesIO()
         Image.fromarray(picture, mode="RGBA").save(buf, format="PNG")
         data = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    return {"drawing": {"raw": {"version": "5.3.0", "objects": [], "background": "#000000"}, "data": data},
+        if np.asarray(picture)[..., :3].any():
+            objects = [{"type": "path", "stroke": "#FFFFFF"}]
+    return {"drawing": {"raw": {"version": "5.3.0", "objects": objects, "background": "#000000"}, "data": data},
             "backgroundFit": None}
 
 
