@@ -17,7 +17,7 @@ from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_fi
 from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
 from pages.components import handwriting
 from pages.on_screen import hide_on_screen_probe, on_screen
-from pages.shared import active_model, digit_map, use_drawing
+from pages.shared import active_model, digit_map, freeze_after_run, use_drawing
 from pages.static_part import static_part
 
 CANVAS_SIDE = 280
@@ -410,6 +410,7 @@ def live(am, slots: Slots, source: str, width: int) -> None:
     # redraw); scrolled to, the browser says so and this reruns with them filled.
     fill_steps(slots.steps, result if drawn and STEPS in shown else None)
     fill_network(slots, stages, drawn and NETWORK in shown)
+    freeze_after_run()
 
 
 def _keep_latest() -> None:

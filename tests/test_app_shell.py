@@ -1,6 +1,7 @@
 """The app shell renders: home page with the active data and model, and the library stays UI-free."""
 
 import re
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -81,3 +82,22 @@ def test_overview_counts_layers_as_the_lab_does_and_links_none_to_1(model):
     assert any("reads 1" in c.value and "(1, 784)" in c.value for c in at.caption)
     at.switch_page("pages/stage_data.py").run()
     assert any("the Overview writes it None" in c.value for c in at.caption)
+
+
+def test_runs_freeze_what_they_leave_and_a_full_collection_comes_back_in_time(monkeypatch):
+    """Streamlit's clear_session after each run collects every unfrozen object; runs freeze what they leave,
+    and once per FULL_COLLECT_EVERY_S everything is unfrozen so that cyclic garbage is collected after all."""
+    import gc
+
+    from pages import shared
+
+    try:
+        monkeypatch.setitem(shared._gc_pacing, "unfrozen_at", time.monotonic())
+        shared.freeze_after_run()
+        assert gc.get_freeze_count() > 0
+        monkeypatch.setitem(shared._gc_pacing, "unfrozen_at", time.monotonic() - shared.FULL_COLLECT_EVERY_S - 1)
+        shared.freeze_after_run()
+        assert gc.get_freeze_count() == 0
+        assert time.monotonic() - shared._gc_pacing["unfrozen_at"] < 5
+    finally:
+        gc.unfreeze()
