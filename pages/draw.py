@@ -16,7 +16,7 @@ from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
 from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
 from pages.components import handwriting
-from pages.on_screen import hide_on_screen_probe, on_screen
+from pages.on_screen import hide_on_screen_probe, on_screen, shown_sections
 from pages.shared import active_model, digit_map, freeze_after_run, use_drawing
 from pages.static_part import static_part
 
@@ -30,6 +30,7 @@ MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's
 # on the screen (a laptop shows the canvas and the bars; these are further down).
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
 LIVE = "draw-live"  # the canvas and everything a stroke rewrites: never dimmed while a stroke is read
+LIVE_FRAGMENT = "draw-stroke"  # the fragment that reruns at each stroke (``live``)
 STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
                  "4 · Centred in 28×28: the model's input")
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
@@ -369,13 +370,27 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
                    "answers it knows, and has no way to say \"none of these\".", icon=":material/help:")
 
 
+def _sections_scrolled() -> None:
+    """The probe saw a section come on (or go off) the screen: with a drawing to show, rerun the stroke's
+    fragment to fill it; with none, the sections' empty pictures are right already."""
+    if latest_drawing() is not None:
+        st.rerun(scope=LIVE_FRAGMENT)
+
+
 @st.fragment
+def probe() -> None:
+    """The browser's word on which sections are on screen, in a fragment of its own: its first report, right
+    after the page loads, then reruns only this."""
+    on_screen([STEPS, NETWORK], key=PROBE, on_change=_sections_scrolled)
+
+
+@st.fragment(key=LIVE_FRAGMENT)
 def live(am, slots: Slots, source: str, width: int) -> None:
     """The canvas and what follows each stroke: the prediction, the probability bars, and the pictures of
     the preprocessing steps and the network's view, each written into its slot. A stroke reruns only this;
     the slower sections further down follow the drawing when asked."""
     model = am.model
-    shown = on_screen([STEPS, NETWORK], key=PROBE)
+    shown = shown_sections(PROBE)
     with slots.drawing:
         result = read_input(source, width)
     # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
@@ -476,6 +491,7 @@ with st.container(key=LIVE):
     slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
                   *network_section(activations.blank_stages(active.model)))
     live(active, slots, source, width)
+    probe()
 keep()
 explain(active.model)
 nudge(active.model)

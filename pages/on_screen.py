@@ -5,6 +5,7 @@ imported (a helper of the pages, not a page)."""
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import streamlit as st
 
@@ -46,18 +47,25 @@ _on_screen = st.components.v2.component("mnistviz.on_screen", js=_JS, isolate_st
 HIDE_STYLE = "<style>.st-key-{key} {{ display: none; }}</style>"
 
 
-def on_screen(sections: list[str], key: str, assume: tuple[str, ...] = (), min_visible_px: int = 60) -> set[str]:
-    """The keys of those ``sections`` (keys of ``st.container``s on this page) of which at least the top
-    ``min_visible_px`` (about a heading) are in the browser's viewport. Until the browser has said (and
-    where no browser runs, as in ``AppTest``) the answer is ``assume``. A change reruns the enclosing fragment. Call it where it should rerun, and hide
-    its (empty) element with ``hide_on_screen_probe(key)`` outside any fragment."""
+def shown_sections(key: str, assume: tuple[str, ...] = ()) -> set[str]:
+    """The sections the probe ``key`` last reported on screen (``assume`` until the browser has said, and
+    where no browser runs, as in ``AppTest``)."""
     before = st.session_state.get(key)
     shown = before.get("shown") if isinstance(before, dict) else None
-    shown = list(assume) if shown is None else list(shown)
-    data = {"keys": sections, "shown": shown, "margin": f"0px 0px -{min_visible_px}px 0px"}
-    result = _on_screen(key=key, data=json.dumps(data), default={"shown": list(assume)},
-                        on_shown_change=lambda: None)
-    return set(result.get("shown") or [])
+    return set(assume if shown is None else shown)
+
+
+def on_screen(sections: list[str], key: str, on_change: Callable[[], None], assume: tuple[str, ...] = (),
+              min_visible_px: int = 60) -> None:
+    """A probe telling which of ``sections`` (keys of ``st.container``s on this page) show at least their top
+    ``min_visible_px`` (about a heading) in the browser's viewport: read it with ``shown_sections(key)``.
+    When that changes, ``on_change`` runs (a callback: it may rerun a keyed fragment with ``st.rerun``).
+    Call it in a fragment of its own, so that its own reruns (its first report comes right after the page
+    loads) rerun nothing else, and hide its (empty) element with ``hide_on_screen_probe(key)`` outside any
+    fragment."""
+    data = {"keys": sections, "shown": [k for k in sections if k in shown_sections(key, assume)],
+            "margin": f"0px 0px -{min_visible_px}px 0px"}
+    _on_screen(key=key, data=json.dumps(data), default={"shown": list(assume)}, on_shown_change=on_change)
 
 
 def hide_on_screen_probe(key: str) -> None:
