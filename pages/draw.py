@@ -31,6 +31,8 @@ MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
 LIVE = "draw-live"  # the canvas and everything a stroke rewrites: never dimmed while a stroke is read
 LIVE_FRAGMENT = "draw-stroke"  # the fragment that reruns at each stroke (``live``)
+SECTIONS_FRAGMENT = "draw-sections"  # the one that fills the steps and the network's view (``sections``)
+VIEW = "draw_view"  # session key: the drawing on the canvas now, preprocessed, with its stages (None: blank)
 STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
                  "4 · Centred in 28×28: the model's input")
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
@@ -81,19 +83,26 @@ def input_controls() -> tuple[str, int]:
     return source, width
 
 
+def _stroke_reruns() -> None:
+    """A stroke, a clear or an upload reruns the stroke's fragment; with a section below on screen, that
+    section's fragment too (after it, so it shows what the stroke's fragment read)."""
+    if shown_sections(PROBE):
+        st.rerun(scope=[LIVE_FRAGMENT, SECTIONS_FRAGMENT])
+
+
 def read_input(source: str, width: int) -> PreprocessResult | None:
     """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
     if source == "Draw":
         canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
-                           update_streamlit=True, return_image_data=True, key="canvas")
+                           update_streamlit=True, return_image_data=True, key="canvas", on_change=_stroke_reruns)
         if not (canvas.json_data or {}).get("objects"):
             return None  # nothing drawn (or just cleared): no picture to decode
         picture = canvas.image_data
         return None if picture is None else preprocess_image(picture, polarity="white-on-black")
     # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use
     # and never tell the page. This way each file replaces the last, and a bad one gets one sentence here.
-    upload = st.file_uploader("A PNG or JPEG of one digit", key="upload",
+    upload = st.file_uploader("A PNG or JPEG of one digit", key="upload", on_change=_stroke_reruns,
                               help="A photo of a digit on paper works: dark ink on light or grey paper is "
                                    "inverted, and uneven light is evened out, automatically.")
     if upload is None:
@@ -111,8 +120,9 @@ def read_input(source: str, width: int) -> PreprocessResult | None:
 @dataclass
 class Slots:
     """Where a stroke writes. The page lays out the controls, headings, captions and lesson links once per
-    full run; a stroke (a rerun of ``live`` only) rewrites just the canvas, the answer, the pictures and
-    the numbers in these containers: fewer elements for the server to send and the browser to redraw."""
+    full run; a stroke (a rerun of ``live``, and of ``sections`` while they show) rewrites just the canvas,
+    the answer, the numbers and the pictures in these containers: fewer elements for the server to send and
+    the browser to redraw."""
     answer: DeltaGenerator  # the prediction, above the canvas
     drawing: DeltaGenerator  # the canvas (or the uploader)
     notes: DeltaGenerator  # the prompt, or warnings about the drawing
@@ -123,6 +133,7 @@ class Slots:
 
 
 def steps_heading() -> None:
+    """The steps section's heading and what MNIST did to its digits."""
     st.subheader("From your picture to the model's 28×28 input")
     st.caption("MNIST's digits were scaled to fit a 20×20 box (keeping their shape), then centred in 28×28 by "
                "their centre of mass. Your drawing goes through the same steps; the last image is exactly "
@@ -175,6 +186,7 @@ def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
 
 
 def network_heading() -> None:
+    """The network section's heading and how to read its colours."""
     st.subheader("What the network sees")
     st.caption("Each filter's map is scaled to its own strongest value: bright (yellow) = that filter responds "
                "strongly there, dark (purple) = not at all. The step-by-step pages show every value on hover.")
@@ -190,6 +202,7 @@ def stage_links(row: list[activations.Stage]) -> None:
 
 
 def dense_links(flat: activations.Stage | None) -> None:
+    """Under the dense layers' pictures: the Flatten and Dense pages."""
     link = st.columns(2)
     if flat is not None:
         link[0].page_link("pages/stage_flatten.py", label=f"Flatten: {flat.shape[-1]:,} numbers in a row",
@@ -198,6 +211,7 @@ def dense_links(flat: activations.Stage | None) -> None:
 
 
 def softmax_note() -> None:
+    """Beside the dense layers: what softmax does, and its page."""
     st.markdown("**Softmax**: the ten scores become probabilities that add up to 1 (the bars above).")
     st.page_link("pages/stage_softmax.py", label="Logits and softmax, step by step", icon=":material/arrow_forward:")
     st.caption("The walkthrough pages now follow your drawing (sidebar → Input digit → My drawing).")
@@ -371,10 +385,10 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
 
 
 def _sections_scrolled() -> None:
-    """The probe saw a section come on (or go off) the screen: with a drawing to show, rerun the stroke's
-    fragment to fill it; with none, the sections' empty pictures are right already."""
-    if latest_drawing() is not None:
-        st.rerun(scope=LIVE_FRAGMENT)
+    """The probe saw a section come on (or go off) the screen: with a drawing on the canvas, rerun the
+    sections' fragment to fill what now shows; with none, their empty pictures are right already."""
+    if st.session_state.get(VIEW) is not None:
+        st.rerun(scope=SECTIONS_FRAGMENT)
 
 
 @st.fragment
@@ -386,11 +400,10 @@ def probe() -> None:
 
 @st.fragment(key=LIVE_FRAGMENT)
 def live(am, slots: Slots, source: str, width: int) -> None:
-    """The canvas and what follows each stroke: the prediction, the probability bars, and the pictures of
-    the preprocessing steps and the network's view, each written into its slot. A stroke reruns only this;
-    the slower sections further down follow the drawing when asked."""
+    """The canvas and what follows each stroke: the prediction and the probability bars, each written into
+    its slot; the drawing and its stages are left for ``sections``. A stroke reruns this (and ``sections``
+    while one of them is on screen); the slower sections further down follow the drawing when asked."""
     model = am.model
-    shown = shown_sections(PROBE)
     with slots.drawing:
         result = read_input(source, width)
     # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
@@ -421,11 +434,20 @@ def live(am, slots: Slots, source: str, width: int) -> None:
     # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
     slots.bars.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
                                                   height=280))
-    # Off screen, a section keeps its empty pictures (the same bytes: nothing for the browser to fetch or
-    # redraw); scrolled to, the browser says so and this reruns with them filled.
-    fill_steps(slots.steps, result if drawn and STEPS in shown else None)
-    fill_network(slots, stages, drawn and NETWORK in shown)
+    st.session_state[VIEW] = (result, stages) if drawn else None
     freeze_after_run()
+
+
+@st.fragment(key=SECTIONS_FRAGMENT)
+def sections(slots: Slots, model) -> None:
+    """The preprocessing steps and the network's view of the drawing on the canvas, in their slots: filled
+    while on screen, empty pictures otherwise (the same bytes each time: nothing to fetch or redraw). Off
+    screen, a stroke does not rerun this at all; scrolled to, the browser says so and this fills them."""
+    shown = shown_sections(PROBE)
+    view = st.session_state.get(VIEW)
+    result, stages = view if view is not None else (None, activations.blank_stages(model))
+    fill_steps(slots.steps, result if STEPS in shown else None)
+    fill_network(slots, stages, view is not None and NETWORK in shown)
 
 
 def _keep_latest() -> None:
@@ -460,6 +482,7 @@ def keep() -> None:
 # --- the page ----------------------------------------------------------------------------------
 
 def heading(model_label: str) -> None:
+    """The page's title, what it shows, and which model reads the drawing."""
     st.title("Draw a digit")
     st.markdown("Draw a digit and watch a convolutional network read it: your strokes are turned into a 28×28 "
                 "picture like the ones it learned from, passed through its layers, and turned into ten "
@@ -468,6 +491,7 @@ def heading(model_label: str) -> None:
 
 
 def page_styles() -> None:
+    """The page's rules: the canvas toolbar always shown, the probe hidden, the live section never dimmed."""
     canvas_toolbar_always_visible()
     hide_on_screen_probe(PROBE)
     never_dims(LIVE)
@@ -491,6 +515,7 @@ with st.container(key=LIVE):
     slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
                   *network_section(activations.blank_stages(active.model)))
     live(active, slots, source, width)
+    sections(slots, active.model)
     probe()
 keep()
 explain(active.model)
