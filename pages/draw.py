@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.errors import StreamlitAPIException
 from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
@@ -83,11 +84,21 @@ def input_controls() -> tuple[str, int]:
     return source, width
 
 
+def _rerun_fragments(*keys: str) -> None:
+    """Rerun just these fragments of the Draw page (from a callback). A change that comes with a switch to
+    another page (the probe sees the sections go as the page goes) finds no such fragment: then the page
+    switch's own run is the right one."""
+    try:
+        st.rerun(scope=list(keys))
+    except StreamlitAPIException:
+        return
+
+
 def _stroke_reruns() -> None:
     """A stroke, a clear or an upload reruns the stroke's fragment; with a section below on screen, that
     section's fragment too (after it, so it shows what the stroke's fragment read)."""
     if shown_sections(PROBE):
-        st.rerun(scope=[LIVE_FRAGMENT, SECTIONS_FRAGMENT])
+        _rerun_fragments(LIVE_FRAGMENT, SECTIONS_FRAGMENT)
 
 
 def read_input(source: str, width: int) -> PreprocessResult | None:
@@ -388,7 +399,7 @@ def _sections_scrolled() -> None:
     """The probe saw a section come on (or go off) the screen: with a drawing on the canvas, rerun the
     sections' fragment to fill what now shows; with none, their empty pictures are right already."""
     if st.session_state.get(VIEW) is not None:
-        st.rerun(scope=SECTIONS_FRAGMENT)
+        _rerun_fragments(SECTIONS_FRAGMENT)
 
 
 @st.fragment

@@ -101,6 +101,11 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         assert page.evaluate("() => [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')]"
                              ".every(i => i.complete && i.naturalWidth > 0)")
         expect(page.get_by_test_id("stException")).to_have_count(0)
+        # leaving the page with the sections on screen: the probe's last word comes with the page switch
+        page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution").click()
+        expect(page.get_by_text("Every filter and the map it makes")).to_be_visible(timeout=60_000)
+        wait_for_idle(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()
 
