@@ -63,7 +63,8 @@ def on_screen(sections: list[str], key: str, on_change: Callable[[], None], assu
     Call it in a fragment of its own, so that its own reruns (its first report comes right after the page
     loads) rerun nothing else, and hide its (empty) element with ``hide_on_screen_probe(key)`` outside any
     fragment."""
-    data = {"keys": sections, "shown": [k for k in sections if k in shown_sections(key, assume)],
+    shown = shown_sections(key, assume)
+    data = {"keys": sections, "shown": [k for k in sections if k in shown],
             "margin": f"0px 0px -{min_visible_px}px 0px"}
     _on_screen(key=key, data=json.dumps(data), default={"shown": list(assume)}, on_shown_change=on_change)
 
