@@ -5,7 +5,7 @@
 
 Each student is a Playwright browser context on the Draw page: it draws one of five digits (the strokes the
 concurrency test checks), waits for the "Prediction" metric, clears the canvas with its reset button and
-draws again about every 5 s. K of them also have the Lab open in a second tab and train one small,
+draws again about every 5 s. K of them also have the Lab open in a window of its own and train one small,
 never-seen-before model after another (press Train, wait, open a new link, press Train …).
 
 Setups, each measured against the floor page (canvas + a constant metric) under the same load:
@@ -147,6 +147,7 @@ class CpuMeter:
         self.last: dict = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self.each_second: list = []  # [busy fraction of each core] per second
 
     def _sample(self, baseline: bool = False) -> None:
         table = proc_table()
@@ -159,8 +160,13 @@ class CpuMeter:
                 self.last[key] = ticks
 
     def _run(self) -> None:
+        before = core_ticks()
         while not self._stop.wait(1.0):
             self._sample()
+            now = core_ticks()
+            self.each_second.append([round((now[c][0] - before[c][0]) / max(1, now[c][1] - before[c][1]), 2)
+                                     for c in sorted(now)])
+            before = now
 
     def start(self) -> None:
         self.cores0 = core_ticks()
@@ -174,7 +180,7 @@ class CpuMeter:
         self._sample()
         wall = time.monotonic() - self.t0
         cores1 = core_ticks()
-        out = {"wall_s": round(wall, 1), "cpu_s": {}, "processes": {}}
+        out = {"wall_s": round(wall, 1), "cpu_s": {}, "processes": {}, "core_busy_each_second": self.each_second}
         for group in self.groups:
             keys = [k for k in self.first if k[0] == group]
             out["cpu_s"][group] = round(sum(self.last[k] - self.first[k] for k in keys) / CLK, 2)
@@ -302,6 +308,11 @@ class Tally:
     pages_with_exception: set = field(default_factory=set)
     trainings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    t0: float = field(default_factory=time.monotonic)  # the measured window's start (reset when it opens)
+    timeline: list = field(default_factory=list)  # (seconds into the window, what, who, value)
+
+    def mark(self, what: str, who: int, value: float | None = None) -> None:
+        self.timeline.append((round(time.monotonic() - self.t0, 2), what, who, value))
 
 
 async def stroke(page, box: dict, points: list) -> None:
@@ -366,6 +377,7 @@ async def student(page, box: dict, who: int, checks_digits: bool, stop_at: float
     while True:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if time.monotonic() >= stop_at:
+            tally.mark("student done", who)
             return strokes
         next_at += rng.uniform(0.8, 1.2) * STROKE_EVERY_S
         digit = rng.choice(list(DIGITS))
@@ -374,8 +386,10 @@ async def student(page, box: dict, who: int, checks_digits: bool, stop_at: float
             strokes += 1
             if got is None:
                 tally.no_answer += 1
+                tally.mark("no answer", who)
             else:
                 tally.answers_s.append(got["ms"] / 1000)
+                tally.mark("answer", who, got["ms"] / 1000)
                 if checks_digits and got["value"] != str(digit):
                     tally.wrong.append((digit, got["value"]))
             await count_exceptions(page, tally, f"draw {who}")
@@ -404,16 +418,19 @@ async def follow_training(page, run: dict, who: int, stop_at: float, tally: Tall
     """Press Train and read the page every half second until the results show (or the window ends)."""
     t0 = time.monotonic()
     await page.get_by_role("button", name="Train", exact=True).click(timeout=30_000)
+    tally.mark("train pressed", who)
     was_queued = False
     while time.monotonic() < stop_at + 1:  # a run still going when the window ends counts as unfinished
         state = await page.evaluate(LAB_STATE_JS)
         now = round(time.monotonic() - t0, 2)
         queued = any(w in state["progress"] for w in ("Waiting for a free", "You are next"))
         was_queued |= queued
-        if state["progress"] and not queued:
-            run.setdefault("started_s", now)
+        if state["progress"] and not queued and "started_s" not in run:
+            run["started_s"] = now
+            tally.mark("training runs", who)
         if state["results"]:
             run.update(finished=True, total_s=now)
+            tally.mark("results shown", who)
             run.setdefault("started_s", now if was_queued else 0.0)  # too quick to see it run
             return
         if state["errors"]:
@@ -437,16 +454,17 @@ async def trainer(page, url: str, who: int, stop_at: float, tally: Tally, rng, u
                 await asyncio.wait_for(open_lab(page, url, link), timeout=max(1.0, stop_at - time.monotonic()))
             await follow_training(page, run, who, stop_at, tally)
         except asyncio.TimeoutError:
-            return  # the window ended while the lab was opening: no run was started
+            break  # the window ended while the lab was opening: no run was started
         except Exception as exc:  # noqa: BLE001 - reported with the figures
             if time.monotonic() >= stop_at and "started_s" not in run:
-                return  # the window ended before this run got going: not a run
+                break  # the window ended before this run got going: not a run
             run["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             await asyncio.sleep(1)
         tally.trainings.append(run)
         link = None
         if stop_at - time.monotonic() < 2:
-            return  # too late to start another run in this window
+            break  # too late to start another run in this window
+    tally.mark("trainer done", who)
 
 
 async def class_run(browser, label: str, *args) -> dict:
@@ -489,7 +507,12 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
                     return None
 
         boxes = await asyncio.gather(*(arrive(i, p) for i, p in enumerate(pages)))
-        labs = [await contexts[i].new_page() for i in range(trainers)]
+        # Each trainer's Lab in a window of its own: a second tab of the Draw page's window would be a
+        # background tab, whose renderer Chromium renices (+5, measured), so on a full core that student's
+        # drawing (or their Lab) would get a third of the others' share. A person looks at the tab they use.
+        lab_windows = [await browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(trainers)]
+        contexts += lab_windows
+        labs = [await w.new_page() for w in lab_windows]
         used: set = set()
         links = [lab_link(rng, used, *lab) for _ in labs]
         opened = await asyncio.gather(*(open_lab(p, servers.url, link) for p, link in zip(labs, links)),
@@ -507,7 +530,8 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
             "harness": lambda t: {own},
         })
         meter.start()
-        stop_at = time.monotonic() + seconds
+        tally.t0 = time.monotonic()
+        stop_at = tally.t0 + seconds
         counts = await asyncio.gather(
             *(student(p, b, i, checks_digits, stop_at, tally, random.Random(seed * 100 + i))
               for i, (p, b) in enumerate(zip(pages, boxes)) if b is not None),
@@ -538,6 +562,7 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
         "training_errors": [t["error"] for t in tally.trainings if "error" in t][:5],
         "cpu": cpu, "cpu_s_per_stroke": per_stroke, "server_memory": mem,
         "harness_errors": tally.errors[:10],
+        "timeline": tally.timeline, "core_busy_each_second": cpu.pop("core_busy_each_second"),
     }
     print(f"[class] {label}: {json.dumps({k: out[k] for k in ('strokes', 'p50_s', 'p95_s', 'max_s', 'wrong', 'exception_boxes', 'trainings_finished', 'cpu_s_per_stroke')})}",
           file=sys.stderr, flush=True)
@@ -773,6 +798,21 @@ def sizing(results: dict) -> dict:
     return out
 
 
+def split_by_server_load(r: dict, busy: float = 0.5) -> dict | None:
+    """Answer times split by how busy the server core was in the second each answer came: whether a
+    training on the server slowed the drawing down (``None`` for a run without a timeline)."""
+    each, tl = r.get("core_busy_each_second"), r.get("timeline")
+    if not each or not tl:
+        return None
+    core = int(SERVER_CORE)
+    out = {}
+    for name, keep in (("server busy", lambda b: b >= busy), ("server idle", lambda b: b < busy)):
+        v = [x[3] for x in tl if x[1] == "answer" and int(x[0]) < len(each) and keep(each[int(x[0])][core])]
+        out[name] = {"n": len(v), "p50_s": pct(v, 50), "p95_s": pct(v, 95)}
+    out["seconds_busy"] = sum(1 for b in each if b[core] >= busy)
+    return out
+
+
 def render(results: dict) -> str:
     cfg = results["config"]
     lines = [SECTION_START, "## Class benchmark", "",
@@ -781,7 +821,8 @@ def render(results: dict) -> str:
                 "**the machine was shared with other work while this ran**")
              + "). Each simulated student is a Playwright context in headless Debian Chromium that draws one of five "
              f"digits about every {cfg['stroke_every_s']:.0f} s, waits for the \"Prediction\" metric and clears the canvas "
-             "with its reset button. Trainers also keep the Lab open and train one new small CNN after another "
+             "with its reset button. Trainers also keep the Lab open (in a window of its own: a second tab would be a "
+             "background tab, which Chromium renices) and train one new small CNN after another "
              f"({cfg['lab']['n_train']:,} images, {cfg['lab']['epochs']} epoch(s), random filters and units, so each run "
              f"trains). Servers are pinned to core {cfg['server_core']} (`taskset`), this harness, Playwright and every "
              f"Chromium process to core {cfg['browser_core']}: *server CPU* is core {cfg['server_core']}'s work, *browser "
@@ -820,6 +861,16 @@ def render(results: dict) -> str:
                             for m in r["server_memory"])
             lines.append(f"- {label}: {mem}")
     lines.append("")
+    split = [(label, split_by_server_load(r)) for key, label in runs[1:] if (r := run_of(results, key, "ours"))]
+    split = [(label, sp) for label, sp in split if sp and sp["server busy"]["n"]]
+    if split:
+        lines += ["Our page's answers split by the second they came in: the server core at least half busy (the trainings "
+                  "running on it, and the Lab's page runs) or not:", ""]
+        for label, sp in split:
+            b, i = sp["server busy"], sp["server idle"]
+            lines.append(f"- {label}: {sp['seconds_busy']} s busy; answers then p50 {b['p50_s']:.2f} s, p95 "
+                         f"{b['p95_s']:.2f} s ({b['n']}); otherwise p50 {i['p50_s']:.2f} s, p95 {i['p95_s']:.2f} s ({i['n']})")
+        lines.append("")
     if results.get("first_stroke"):
         f = results["first_stroke"]
         lines += ["**First stroke of a fresh session** (page reloaded before each stroke, one session alone, floor and "
