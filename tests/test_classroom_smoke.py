@@ -32,6 +32,25 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
         assert r["server_memory"] and all(m.get("vmrss_mb", 0) > 0 for m in r["server_memory"]), r["server_memory"]
     assert a["ours"]["wrong"] == 0, a["ours"]["wrong_examples"]
     assert a["ours"]["trainings_started"] >= 1 and not a["ours"]["training_errors"], a["ours"]
+    for page in ("floor", "ours"):  # the timeline holds every answer, and each core's load per second
+        r = a[page]
+        assert sum(1 for t in r["timeline"] if t[1] == "answer") == r["answered"], r["timeline"]
+        assert r["core_busy_each_second"] and all(len(c) >= 2 and all(0 <= b <= 1 for b in c)
+                                                  for c in r["core_busy_each_second"]), r["core_busy_each_second"]
+    assert any(t[1] == "train pressed" for t in a["ours"]["timeline"]), a["ours"]["timeline"]
     text = md.read_text()
     assert text.startswith("# Benchmarks\n\nearlier sections stay as they are\n")
     assert "## Class benchmark" in text and "(a) one process, embedded queue" in text
+
+
+def test_answers_are_split_by_how_busy_the_server_core_was_that_second():
+    from benchmarks.classroom import split_by_server_load
+
+    run = {"core_busy_each_second": [[0.9, 1.0], [0.1, 1.0], [0.2, 1.0]],
+           "timeline": [(0.5, "answer", 0, 4.0), (0.9, "train pressed", 1, None), (1.2, "answer", 1, 1.0),
+                        (2.7, "answer", 2, 2.0), (3.5, "answer", 0, 9.0)]}  # the last one came after the meter stopped
+    split = split_by_server_load(run)
+    assert split["seconds_busy"] == 1
+    assert split["server busy"]["n"] == 1 and split["server busy"]["p50_s"] == 4.0
+    assert split["server idle"]["n"] == 2 and split["server idle"]["p50_s"] == 1.5
+    assert split_by_server_load({"timeline": []}) is None
