@@ -137,6 +137,11 @@ def core_ticks() -> dict[int, tuple[int, int]]:
     return out
 
 
+def busy_fractions(before: dict, after: dict) -> dict[int, float]:
+    """cpu index → the fraction of its ticks spent busy between two ``core_ticks()`` readings."""
+    return {c: (after[c][0] - before[c][0]) / max(1, after[c][1] - before[c][1]) for c in after if c in before}
+
+
 class CpuMeter:
     """CPU seconds spent by groups of processes between ``start()`` and ``stop()``, sampled every second
     (a process that ends between two samples loses at most its last second)."""
@@ -164,8 +169,8 @@ class CpuMeter:
         while not self._stop.wait(1.0):
             self._sample()
             now = core_ticks()
-            self.each_second.append([round((now[c][0] - before[c][0]) / max(1, now[c][1] - before[c][1]), 2)
-                                     for c in sorted(now)])
+            busy = busy_fractions(before, now)
+            self.each_second.append([round(busy[c], 2) for c in sorted(busy)])
             before = now
 
     def start(self) -> None:
@@ -191,8 +196,7 @@ class CpuMeter:
                 for k in keys:
                     by_name[names[k[1]]] = by_name.get(names[k[1]], 0) + (self.last[k] - self.first[k]) / CLK
                 out["server_cpu_s_by_process"] = {n: round(v, 2) for n, v in by_name.items()}
-        out["core_busy"] = {str(c): round((cores1[c][0] - self.cores0[c][0]) / max(1, cores1[c][1] - self.cores0[c][1]), 3)
-                            for c in cores1 if c in self.cores0}
+        out["core_busy"] = {str(c): round(b, 3) for c, b in busy_fractions(self.cores0, cores1).items()}
         return out
 
 
@@ -804,7 +808,7 @@ def split_by_server_load(r: dict, busy: float = 0.5) -> dict | None:
     each, tl = r.get("core_busy_each_second"), r.get("timeline")
     if not each or not tl:
         return None
-    core = int(SERVER_CORE)
+    core = SERVER_CORE
     out = {}
     for name, keep in (("server busy", lambda b: b >= busy), ("server idle", lambda b: b < busy)):
         v = [x[3] for x in tl if x[1] == "answer" and int(x[0]) < len(each) and keep(each[int(x[0])][core])]
