@@ -85,6 +85,27 @@ def train_button(page):
     return page.get_by_role("button", name="Train", exact=True)
 
 
+def what_the_page_shows(page) -> str:
+    """The lab's training state as a person reads it: progress line, messages, Train/Cancel/Retry."""
+    return page.evaluate("""() => JSON.stringify({
+      progress: [...document.querySelectorAll('[data-testid="stProgress"]')].map(e => e.innerText),
+      messages: [...document.querySelectorAll('[data-testid="stAlert"]')].map(e => e.innerText.slice(0, 300)),
+      buttons: [...document.querySelectorAll('button')].map(e => e.innerText.trim())
+          .filter(t => /(^|\\s)(Train|Cancel|Retry)$/.test(t)).map(t => t.split(/\\s/).pop()),
+      script: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state')})""")
+
+
+def results_shown(page, lab: RQLab) -> None:
+    """Wait for the run's "Test accuracy"; if it never comes, fail with what the page and the worker said."""
+    try:
+        metric_value(page, "Test accuracy").wait_for(timeout=LONG_S)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the evidence
+        log = (lab.folder / "worker.log")
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no worker log)"
+        raise AssertionError(f"no results after {LONG_S // 1000} s; the page shows {what_the_page_shows(page)}; "
+                             f"stored: {lab.stored_models()}; the worker's log ends:\n{tail}") from exc
+
+
 def running(page):
     """The progress line of a running training, e.g. ``Epoch 2/30 · batch 14/57 · …``."""
     return page.get_by_text(re.compile(r"^Epoch \d+/\d+ · batch \d+/\d+")).first
@@ -112,7 +133,7 @@ def test_three_sessions_queue_with_positions_and_cancel_on_the_page_lets_the_nex
         expect(pages[0].get_by_text("Training cancelled at epoch")).to_be_visible(timeout=60_000)
         expect(train_button(pages[0])).to_be_enabled(timeout=30_000)
         for page in pages[1:]:  # the waiting runs follow and finish
-            metric_value(page, "Test accuracy").wait_for(timeout=LONG_S)
+            results_shown(page, rq_lab)
             assert "from the store" not in metric_value(page, "Training time").inner_text()
         for page in pages:
             no_error_boxes(page)
