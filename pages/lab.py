@@ -475,7 +475,11 @@ if problem:
     st.info("Fix the architecture above to get its Keras code.")
 else:
     code = models.keras_code(config, options)
-    st.code(code, language="python")
+    # Shown when asked: the code highlighter is a module of its own that costs each fresh load of this
+    # page ~0.5 s of the browser's time (more on a school laptop), whatever the code's length.
+    if st.toggle("Show the Keras code", key="lab_show_code",
+                 help="The architecture and the training above as one Python script that runs outside the app."):
+        st.code(code, language="python")
     st.download_button("Download this code (.py)", code, file_name="mnistviz_model.py", mime="text/x-python",
                        key="lab_download_code", on_click="ignore", icon=":material/download:")
 st.caption("The page's address holds these settings: copy the link to share or reopen exactly this configuration.")

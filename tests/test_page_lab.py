@@ -268,9 +268,11 @@ def test_the_url_reproduces_the_settings():
     assert back == ex.LabSettings(**{**settings.to_dict(), "epochs": 3}) and skipped == []
 
 
-def test_keras_code_is_shown_and_builds_the_same_model():
+def test_keras_code_is_shown_when_asked_and_builds_the_same_model():
     at = _open()
     _set(at, blocks=1, filters1=6, kernel1=3, units=20)
+    assert not [c for c in at.code if "keras.Model(inputs, outputs)" in c.value]  # shown when asked
+    at.toggle(key="lab_show_code").set_value(True).run()
     code = next(c.value for c in at.code if "keras.Model(inputs, outputs)" in c.value)
     scope: dict = {}
     exec(code.replace("model.summary()", ""), scope)
