@@ -108,7 +108,7 @@ def read_replay(store_root: Path | str, key: str) -> list[Snapshot]:
 
 
 def latest_snapshot(store_root: Path | str, key: str) -> Snapshot | None:
-    """The newest readable snapshot of run ``key`` (what a page following a training shows each second)."""
+    """The newest readable snapshot of run ``key`` (what a page following a training shows every few seconds)."""
     for path in reversed(_snapshot_files(store_root, key)):
         found = _read_each([path])
         if found:
