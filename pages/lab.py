@@ -24,8 +24,8 @@ from mnistviz.store import ModelStore
 from pages.shared import DATA_SOURCE, current_input, data_caption, dataset, model_shelf, untrained_model
 
 # How often the page asks the queue about the job it follows. Each ask is a fragment run, and every run
-# costs the browser a redraw of the page's frame (~0.1 s of script here, measured): a tab that asked every
-# second spent 9-16 % of a core waiting in the queue and 29-37 % following a training.
+# costs the browser a redraw of the page's frame (0.1-0.2 s of its time here, measured): a tab that asked
+# every second spent 9-16 % of a core waiting in the queue and 29-37 % following a training.
 FOLLOW_EVERY_S = 2.0  # while it trains: the progress bar
 WAIT_EVERY_S = 3.0  # while it waits: its place in the queue moves only when a run ends
 # How often the curves so far and the kernels are redrawn while a run trains: a Plotly chart costs each
