@@ -293,8 +293,9 @@ if not problem:
     else:
         fresh = untrained_model(config)
         conv_stages = [s for s in activations.stages(fresh, digit.image) if s.kind == "Conv2D"]
-        st.caption(f"The {digit.description} through randomly initialised filters (one tile per filter, "
-                   "bright = strong). Random filters already respond to edges and blobs; training makes them useful.")
+        who = digit.description[:1].upper() + digit.description[1:]  # "Your drawing", "Test digit #3 (…)"
+        st.caption(f"{who} through randomly initialised filters (one tile per filter, bright = strong). Random "
+                   "filters already respond to edges and blobs; training makes them useful.")
         cols = st.columns(min(3, len(conv_stages)))
         for i, stage in enumerate(conv_stages):
             cols[i % len(cols)].plotly_chart(
@@ -438,7 +439,7 @@ if latest is not None:
     kept = shelf.get(latest.key)
     if kept is not None and latest.config.is_cnn:
         st.subheader("Feature maps after training")
-        st.caption(f"The same {digit.description}, through the filters this run learned.")
+        st.caption(f"The same input ({digit.description}), through the filters this run learned.")
         conv_stages = [s for s in activations.stages(kept.model, digit.image) if s.kind == "Conv2D"]
         cols = st.columns(min(3, len(conv_stages)))
         for i, stage in enumerate(conv_stages):
