@@ -100,7 +100,7 @@ def results_shown(page, lab: RQLab) -> None:
     try:
         metric_value(page, "Test accuracy").wait_for(timeout=LONG_S)
     except Exception as exc:  # noqa: BLE001 - re-raised with the evidence
-        log = (lab.folder / "worker.log")
+        log = lab.folder / "worker.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no worker log)"
         raise AssertionError(f"no results after {LONG_S // 1000} s; the page shows {what_the_page_shows(page)}; "
                              f"stored: {lab.stored_models()}; the worker's log ends:\n{tail}") from exc
