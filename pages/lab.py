@@ -439,7 +439,7 @@ if latest is not None:
     kept = shelf.get(latest.key)
     if kept is not None and latest.config.is_cnn:
         st.subheader("Feature maps after training")
-        st.caption(f"The same input ({digit.description}), through the filters this run learned.")
+        st.caption(f"The same input, {digit.description}, through the filters this run learned.")
         conv_stages = [s for s in activations.stages(kept.model, digit.image) if s.kind == "Conv2D"]
         cols = st.columns(min(3, len(conv_stages)))
         for i, stage in enumerate(conv_stages):
