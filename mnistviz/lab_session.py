@@ -53,6 +53,7 @@ class LabSession:
         self.job_id: str | None = None
         self.status: JobStatus | None = None  # the latest status seen of the followed job
         self.failed: TrainRequest | None = None  # a failed request, for the Retry button
+        self.unreachable: str | None = None  # why the latest poll got no answer from the queue (None: it answered)
         self.link_note = ""  # what a shared link held that the lab does not offer (shown once)
         self._notes: list[Note] = []
 
@@ -77,15 +78,18 @@ class LabSession:
 
     def poll(self, queue: TrainingQueue, test: TestSplit, shelf: ModelShelf, store: ModelStore | None = None
              ) -> JobStatus | None:
-        """The followed job's status; when it has ended, record the run (or the failure) and stop following."""
+        """The followed job's status; when it has ended, record the run (or the failure) and stop following.
+        A queue that does not answer (Redis down) leaves the last status seen, with the reason in
+        ``unreachable`` until an answer comes: a state, not a note, so asking every few seconds while it
+        is down piles nothing up."""
         if self.job_id is None:
             return None
         try:
             status = queue.status(self.job_id)
         except JobError as exc:
-            self.note("error", str(exc))
+            self.unreachable = str(exc)
             return self.status
-        self.status = status
+        self.status, self.unreachable = status, None
         if not status.live:
             self._end(status, test, shelf, store)
         return status
@@ -109,7 +113,7 @@ class LabSession:
         self._stop_following()
 
     def _stop_following(self) -> None:
-        self.job_id, self.request = None, None
+        self.job_id, self.request, self.unreachable = None, None, None
 
     def _end(self, status: JobStatus, test: TestSplit, shelf: ModelShelf, store: ModelStore | None,
              after_cancel: bool = False) -> None:

@@ -330,7 +330,11 @@ def follow_job(waiting: bool) -> None:
     @st.fragment(run_every=WAIT_EVERY_S if waiting else FOLLOW_EVERY_S)
     def follow() -> None:
         status = lab.poll(queue, test, shelf)
-        if status is None or not status.live or (status.state == "queued") != waiting:
+        if lab.unreachable is not None:  # no answer: say so here and ask again at the same pace
+            st.warning(f"{lab.unreachable} Asking again every few seconds.", icon=":material/cloud_off:")
+            if status is None:  # nothing seen of this job yet
+                return
+        elif status is None or not status.live or (status.state == "queued") != waiting:
             st.rerun()  # the whole page: results, notes and an enabled Train button (or the training's pace)
         done = status.epoch * status.steps + status.batch + 1 if status.steps else 0
         st.progress(min(1.0, done / max(1, status.epochs * status.steps)), text=progress_text(status))

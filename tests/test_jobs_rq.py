@@ -133,3 +133,31 @@ def test_redis_unreachable_is_one_clear_sentence(redis_server, tmp_path):
     # it fails fast: short timeouts and no retries on the client the pages use
     kwargs = q.redis.connection_pool.connection_kwargs
     assert kwargs["socket_connect_timeout"] <= 1 and kwargs["socket_timeout"] <= 3
+
+
+def test_a_lab_following_a_job_while_redis_is_down_keeps_its_place_and_piles_up_no_notes(redis_server, tmp_path):
+    """The page asks every few seconds: while Redis does not answer, the lab keeps the job and its last
+    status, holds the reason as its state (shown once, in place) instead of a new note at each ask, and
+    picks up where it was when Redis answers again."""
+    from mnistviz.data import load_sample
+    from mnistviz.lab_session import LabSession, TestSplit
+    from mnistviz.shelf import ModelShelf
+
+    ds = load_sample()
+    test, shelf = TestSplit(ds.x_test[:100], ds.y_test[:100], "100 test digits"), ModelShelf()
+    q = RQQueue.from_env(redis_server.url, store=ModelStore(tmp_path / "store"))
+    lab = LabSession()
+    assert lab.train(q, request(seed=11))  # no worker: it waits in the queue
+    assert lab.poll(q, test, shelf).state == "queued" and lab.unreachable is None
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)  # Redis hangs: every call times out
+    try:
+        for _ in range(2):
+            status = lab.poll(q, test, shelf)
+            assert status is not None and status.state == "queued" and lab.following
+            assert "cannot be reached" in lab.unreachable
+        assert lab.take_notes() == []
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert lab.poll(q, test, shelf).state == "queued" and lab.unreachable is None and lab.following
+    lab.cancel(q, test, shelf)
+    assert not lab.following and lab.unreachable is None
