@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
@@ -204,11 +205,14 @@ def network_heading() -> None:
 
 
 def stage_links(row: list[activations.Stage]) -> None:
-    """Under a row's picture: each stage's size, and the page that explains it."""
-    for col, s in zip(st.columns(4), row):
-        _, h, w, c = s.shape
-        page, label = STAGE_PAGES[s.kind]
-        col.caption(f"{s.name}: {c} maps of {h}×{w}")
+    """Under a row's picture: each stage's size under its maps (one element for the row), and a link to the
+    lesson of each kind of stage in it (one per kind, not one per map: each link is redrawn at every stroke)."""
+    sizes = [f"{s.name}: {s.shape[-1]} maps of {s.shape[1]}×{s.shape[2]}" for s in row]
+    st.html(figures.caption_row_html(sizes + [""] * (4 - len(row)), gap=MAP_STRIP_GAP,
+                                     width=4 * MAP_STRIP_WIDTH + 3 * MAP_STRIP_GAP))
+    kinds = list(dict.fromkeys(s.kind for s in row))
+    for col, kind in zip(st.columns(len(kinds)), kinds):
+        page, label = STAGE_PAGES[kind]
         col.page_link(page, label=f"{label}, step by step", icon=":material/arrow_forward:")
 
 
@@ -304,7 +308,6 @@ def explain(model) -> None:
     """Two maps of one method (cover a patch, gradient, integrated gradients, Grad-CAM), for the predicted
     digit and one the person picks, on one colour scale. Computed when asked (and for the latest drawing
     each time this section's own controls change), not on every stroke."""
-    st.subheader("What made it decide")
     st.button("Explain my latest drawing", key="explain_go", icon=":material/refresh:",
               on_click=_explain_latest,
               help="These maps take a moment, so this section follows your strokes when you ask.")
@@ -353,7 +356,6 @@ def _reset_nudge() -> None:
 def nudge(model) -> None:
     """Rotate, shift, thicken: the probabilities follow each slider (reruns on its own, on the latest
     drawing; a stroke does not rerun it)."""
-    st.subheader("Nudge it")
     st.caption("Turn, move or thicken your digit and watch where the model's confidence breaks. Each slider "
                "works on your latest drawing.")
     latest = latest_drawing()
@@ -476,7 +478,6 @@ def _keep_latest() -> None:
 def keep() -> None:
     """Save the latest drawing with its true digit into this session's handwriting set (the Teach page
     fine-tunes the model on that set)."""
-    st.subheader("Teach it your handwriting")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.pills("If it read you wrong (or right), say which digit you drew, and keep the drawing:", list(range(10)),
              key="keep_label")
@@ -488,6 +489,16 @@ def keep() -> None:
         st.caption("Your set: " + ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n) + ".")
     st.page_link("pages/teach.py", label="Fine-tune the model on your set (Teach it your handwriting)",
                  icon=":material/edit_note:")
+
+
+def folded(title: str, icon: str, section: Callable[..., None], *args: Any,
+           on_open: Callable[[], None] | None = None) -> None:
+    """``section(*args)`` under an expander titled ``title``, laid out only while it is open (opening or
+    closing it reruns the page, after ``on_open``)."""
+    box = st.expander(title, icon=icon, key=f"draw_open_{section.__name__}", on_change=on_open or "rerun")
+    if box.open:
+        with box:
+            section(*args)
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -528,6 +539,8 @@ with st.container(key=LIVE):
     live(active, slots, source, width)
     sections(slots, active.model)
     probe()
-keep()
-explain(active.model)
-nudge(active.model)
+# The activities, each folded under its title and built only while open: the browser redraws every element of
+# the page at each stroke (BENCHMARKS: folding them, with fewer lesson links, cut ten students' p50 by a quarter).
+folded("Teach it your handwriting", ":material/edit_note:", keep)
+folded("What made it decide", ":material/search:", explain, active.model, on_open=_explain_latest)
+folded("Nudge it", ":material/open_with:", nudge, active.model)

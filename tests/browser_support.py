@@ -56,6 +56,13 @@ def clear_canvas(page) -> None:
     page.get_by_role("button", name="Reset canvas & history").first.click()
 
 
+def open_folded(page, title: str) -> None:
+    """Open a folded section (an expander whose content is built only while open): click its title, then
+    wait for the page's rerun that lays the content out."""
+    page.locator('[data-testid="stExpander"] summary', has_text=title).click()
+    wait_for_idle(page)
+
+
 def wait_for_idle(page, timeout: int = 60_000) -> None:
     """Wait until the script (or fragment) run has finished: Streamlit's running indicator is gone."""
     page.wait_for_timeout(300)  # let a just-sent event start its run

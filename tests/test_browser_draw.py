@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import (DRAW_PAGE, clear_canvas, draw, metric_value, open_page, oval, vertical_stroke,
-                             wait_for_figures, wait_for_idle)
+from browser_support import (DRAW_PAGE, clear_canvas, draw, metric_value, open_folded, open_page, oval,
+                             vertical_stroke, wait_for_figures, wait_for_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -37,9 +37,11 @@ def test_draw_one_then_zero(browser, app_url, screenshot_dir):
             "() => { const im = [...document.querySelectorAll('.st-key-draw-steps img, [data-testid=\"stImage\"] img')];"
             " return im.length >= 3 && im.every(i => i.complete && i.naturalWidth > 0); }", timeout=60_000)
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
-        # the slower sections follow the drawing when asked: two occlusion maps, the nudged digit's bars
-        page.get_by_role("button", name="Explain my latest drawing").click()
-        page.get_by_role("button", name="Nudge my latest drawing").click()
+        # the activities are folded: opening one shows it for the latest drawing (two occlusion maps, the
+        # nudged digit's bars); a later stroke follows into them when asked
+        assert page.get_by_role("button", name="Explain my latest drawing").count() == 0
+        open_folded(page, "What made it decide")
+        open_folded(page, "Nudge it")
         wait_for_figures(page, at_least=3)
         expect(page.get_by_text("Drop of p(1)")).to_be_visible(timeout=60_000)
         expect(metric_value(page, "Nudged prediction")).to_have_text("1", timeout=60_000)

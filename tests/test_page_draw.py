@@ -65,6 +65,12 @@ def page():
     return at
 
 
+def open_sections(at, *names: str) -> None:
+    """Open the Draw page's folded activities ("keep", "explain", "nudge") at the next run, as a click would."""
+    for name in names:
+        at.session_state[f"draw_open_{name}"] = True
+
+
 def metric(at, label: str):
     found = [m for m in at.metric if m.label == label]
     return found[0] if found else None
@@ -86,10 +92,16 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     m = metric(page, "Prediction")
     assert m is not None and m.value in {str(d) for d in range(10)}
     assert "sure" in m.delta
-    # the slow sections wait to be asked (a stroke reruns only the canvas' fragment in the browser)
+    # the activities are folded, and build nothing until opened (each element is redrawn at every stroke)
+    assert [e.label for e in page.expander] == ["Teach it your handwriting", "What made it decide", "Nudge it"]
+    assert not page.button  # no keep, explain or nudge controls while folded
     assert not [t for t in chart_titles(page) if "p(" in t]
+    open_sections(page, "explain", "nudge")
+    page.run()
+    assert [b.key for b in page.button] == ["explain_go", "nudge_go", "nudge_reset"]
+    assert not [t for t in chart_titles(page) if "p(" in t]  # the maps wait to be asked
     page.button(key="explain_go").click().run()
-    page.button(key="nudge_go").click().run()
+    assert len([t for t in chart_titles(page) if "p(" in t]) == 2
     assert metric(page, "Nudged prediction") is not None
     image = page.session_state["drawing"]
     assert image.shape == (28, 28) and image.dtype == np.float32 and image.max() > 0.5
@@ -127,6 +139,7 @@ def chart_titles(at) -> list[str]:
 def test_compare_box_and_chart_always_name_the_same_digit(page, model):
     """A 7 and then a 0: the "Compare with digit" box follows each drawing's runner-up, and the chart
     beside it is always about the digit the box shows; a digit the person picks stays until the next drawing."""
+    open_sections(page, "explain")
     for shape in ("seven", "zero"):
         page.session_state["canvas"] = canvas_state(drawn(shape))
         page.run()
@@ -168,6 +181,8 @@ def test_a_scribble_that_is_no_digit_is_called_so_and_a_digit_is_not(page):
 
 
 def test_keep_a_drawing_with_its_true_digit_for_the_teach_page(page):
+    open_sections(page, "keep")
+    page.run()
     page.button(key="keep_go").click().run()  # nothing drawn yet: says what to do, keeps nothing
     assert any("Draw a digit and choose" in w.value for w in page.warning)
     assert "handwriting" not in page.session_state or len(page.session_state["handwriting"]) == 0

@@ -267,15 +267,21 @@ def probability_bars_html(proba: np.ndarray, title: str | None = None, height: i
             f'<div style="display:flex;gap:4px;font-size:13px;line-height:24px;color:#212529">{digits}</div></div>')
 
 
+def caption_row_html(captions: list[str], width: int, gap: int, margin_top: str = "0") -> str:
+    """Captions side by side in equal columns (``gap`` px between them, ``width`` px in all), as ONE piece
+    of HTML: the labels under a strip of pictures drawn with ``side_by_side``."""
+    cells = "".join(f"<div>{html.escape(c)}</div>" for c in captions)
+    return (f'<div style="display:grid;grid-template-columns:repeat({len(captions)},1fr);'
+            f'column-gap:{100 * gap / width:.2f}%;margin-top:{margin_top};font-size:0.875rem;line-height:1.4;'
+            f'color:rgba(49,51,63,0.6)">{cells}</div>')
+
+
 def captioned_strip_html(picture: np.ndarray, captions: list[str], width: int, gap: int, alt: str) -> str:
     """A uint8 picture of ``len(captions)`` equal pictures side by side (``width`` px in all, ``gap`` px between
     them), with each caption under its picture, as ONE piece of HTML (the picture inline): on a page redrawn
     at every stroke that is one element to send and redraw instead of an image, two rows of columns and a
     caption in each. It shrinks with the page, never grows past ``width``."""
-    n = len(captions)
-    cells = "".join(f"<div>{html.escape(c)}</div>" for c in captions)
     return (f'<div class="mv-strip" style="max-width:{width}px">'
             f'<img src="{png_data_uri(picture)}" alt="{html.escape(alt)}" '
             f'style="width:100%;display:block;border-radius:4px">'
-            f'<div style="display:grid;grid-template-columns:repeat({n},1fr);column-gap:{100 * gap / width:.2f}%;'
-            f'margin-top:0.5rem;font-size:0.875rem;line-height:1.4;color:rgba(49,51,63,0.6)">{cells}</div></div>')
+            f'{caption_row_html(captions, width, gap, margin_top="0.5rem")}</div>')
