@@ -66,7 +66,8 @@ def page():
 
 
 def open_sections(at, *names: str) -> None:
-    """Open the Draw page's folded activities ("keep", "explain", "nudge") at the next run, as a click would."""
+    """Open the Draw page's folded activities ("keep", "explain", "nudge") at the next run. Set this way, the
+    state skips a click's callback: an opened explain section waits for its button, as the browser's does not."""
     for name in names:
         at.session_state[f"draw_open_{name}"] = True
 
@@ -99,7 +100,7 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     open_sections(page, "explain", "nudge")
     page.run()
     assert [b.key for b in page.button] == ["explain_go", "nudge_go", "nudge_reset"]
-    assert not [t for t in chart_titles(page) if "p(" in t]  # the maps wait to be asked
+    assert not [t for t in chart_titles(page) if "p(" in t]  # no click, no callback: the maps wait for the button
     page.button(key="explain_go").click().run()
     assert len([t for t in chart_titles(page) if "p(" in t]) == 2
     assert metric(page, "Nudged prediction") is not None
