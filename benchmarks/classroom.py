@@ -200,6 +200,47 @@ class CpuMeter:
         return out
 
 
+# A fixed piece of Python work, run every few seconds on the server core (5-20 % busy in these runs) by a
+# process of its own: its CPU time says how fast this machine is just then. The same page doing the same work
+# has cost up to half again as much CPU per stroke in some runs as in others, on both cores and in every process
+# alike (the floor's server included), with no steal time in /proc/stat: the host, not the page.
+_SPEED_WORK = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+while True:
+    t = time.process_time()
+    data = list(range(500_000)); data.reverse(); data.sort()
+    sum(x * x for x in data[::2])
+    print(round((time.process_time() - t) * 1000, 2), flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+class SpeedProbe:
+    """The machine's speed while a run lasts: CPU milliseconds of ``_SPEED_WORK``, once every ``every_s``
+    seconds on ``core`` (a higher figure is a slower machine). Two runs compare fairly only at similar speeds."""
+
+    def __init__(self, core: int = SERVER_CORE, every_s: float = 3.0):
+        self.samples: list[float] = []
+        self._proc = subprocess.Popen([sys.executable, "-c", _SPEED_WORK, str(core), str(every_s)],
+                                      stdout=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._proc.stdout:
+            self.samples.append(float(line))
+
+    def stop(self) -> dict:
+        """Stop the probe: its median and range in CPU ms, and how many samples."""
+        self._proc.terminate()
+        self._proc.wait()
+        self._reader.join(timeout=5)
+        s = self.samples
+        return {"median_ms": pct(s, 50), "min_ms": min(s, default=float("nan")), "max_ms": max(s, default=float("nan")),
+                "samples": len(s)}
+
+
 # --- the servers -----------------------------------------------------------------------------------
 
 def pinned(cmd: list[str]) -> list[str]:
@@ -534,6 +575,7 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
             "harness": lambda t: {own},
         })
         meter.start()
+        probe = SpeedProbe()
         tally.t0 = time.monotonic()
         stop_at = tally.t0 + seconds
         counts = await asyncio.gather(
@@ -542,6 +584,7 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
             *(trainer(p, servers.url, i, stop_at, tally, random.Random(seed * 1000 + i), used, lab, link)
               for i, (p, link) in enumerate(zip(labs, links))))
         cpu = meter.stop()
+        speed = probe.stop()
         strokes = sum(c for c in counts if c)
         mem = servers.memory()
         for i, p in enumerate(pages):
@@ -564,11 +607,11 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
         "training_total_s": {"p50": pct([t["total_s"] for t in done], 50),
                              "max": max([t["total_s"] for t in done]) if done else float("nan")},
         "training_errors": [t["error"] for t in tally.trainings if "error" in t][:5],
-        "cpu": cpu, "cpu_s_per_stroke": per_stroke, "server_memory": mem,
+        "cpu": cpu, "cpu_s_per_stroke": per_stroke, "server_memory": mem, "speed_probe": speed,
         "harness_errors": tally.errors[:10],
         "timeline": tally.timeline, "core_busy_each_second": cpu.pop("core_busy_each_second"),
     }
-    print(f"[class] {label}: {json.dumps({k: out[k] for k in ('strokes', 'p50_s', 'p95_s', 'max_s', 'wrong', 'exception_boxes', 'trainings_finished', 'cpu_s_per_stroke')})}",
+    print(f"[class] {label}: {json.dumps({k: out[k] for k in ('strokes', 'p50_s', 'p95_s', 'max_s', 'wrong', 'exception_boxes', 'trainings_finished', 'cpu_s_per_stroke', 'speed_probe')})}",
           file=sys.stderr, flush=True)
     return out
 
@@ -817,6 +860,13 @@ def split_by_server_load(r: dict, busy: float = 0.5) -> dict | None:
     return out
 
 
+def speed_text(probe: dict | None) -> str:
+    """A run's speed probe for the table: its median CPU ms (and its range), or a dash for runs without one."""
+    if not probe or not probe.get("samples"):
+        return "–"
+    return f"{probe['median_ms']:.0f} ms ({probe['min_ms']:.0f}-{probe['max_ms']:.0f})"
+
+
 def render(results: dict) -> str:
     cfg = results["config"]
     lines = [SECTION_START, "## Class benchmark", "",
@@ -833,20 +883,26 @@ def render(results: dict) -> str:
              f"CPU* core {cfg['browser_core']}'s. CPU seconds are utime + stime from `/proc/<pid>/stat` summed over all "
              "processes of a side (server: streamlit, haproxy, redis-server, RQ workers, `serve`), divided by the strokes "
              "made. Times are in-page (mouse-up → metric on screen). Every student makes one first stroke before the "
-             "measured window (first strokes are measured on their own below).", ""]
+             "measured window (first strokes are measured on their own below). *Speed probe*: the CPU time of one "
+             "fixed piece of Python work, run every 3 s on the server core while the run lasts (median, and range): "
+             "a higher figure is a slower machine. This host's speed drifts (the same page has cost up to half again "
+             "as much CPU per stroke in one run as in the next), so compare a floor and our page only at similar "
+             "speeds.",
+             ""]
     runs = [("pinned", f"pinned, {cfg['pinned_students']} students, no training"),
             ("a", f"(a) one process, embedded queue, {cfg['students']} students, {cfg['trainers']} training"),
             ("b", f"(b) HAProxy + 2 web + 1 RQ worker, {cfg['students']} students, {cfg['trainers']} training")]
     lines += ["| run | page | strokes | p50 | p95 | max | no answer | wrong | exception boxes | trainings finished "
-              "(started) | training wait p50 / max | server CPU-s / stroke | Chromium CPU-s / stroke | core 0 / core 1 busy |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "(started) | training wait p50 / max | server CPU-s / stroke | Chromium CPU-s / stroke | core 0 / core 1 busy | "
+              "speed probe |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in runs:
         for page in ("floor", "ours"):
             r = run_of(results, key, page)
             if not r:
                 err = results.get(key, {}).get(page, {}).get("error")
                 if err:
-                    lines.append(f"| {label} | {page} | run broke: {err[:150]} |" + " |" * 11)
+                    lines.append(f"| {label} | {page} | run broke: {err[:150]} |" + " |" * 12)
                 continue
             tr = f"{r['trainings_finished']} ({r['trainings_started']})" if r["trainers"] else "–"
             wait = (f"{r['training_wait_s']['p50']:.1f} s / {r['training_wait_s']['max']:.1f} s"
@@ -856,7 +912,7 @@ def render(results: dict) -> str:
                 f"| {label} | {page} | {r['strokes']} | {r['p50_s']:.2f} s | {r['p95_s']:.2f} s | {r['max_s']:.2f} s | "
                 f"{r['no_answer']} | {'–' if r['wrong'] is None else r['wrong']} | {r['exception_boxes']} | {tr} | {wait} | "
                 f"{r['cpu_s_per_stroke']['server']:.3f} | {r['cpu_s_per_stroke']['chromium']:.3f} | "
-                f"{busy.get('0', 0):.0%} / {busy.get('1', 0):.0%} |")
+                f"{busy.get('0', 0):.0%} / {busy.get('1', 0):.0%} | {speed_text(r.get('speed_probe'))} |")
     lines += ["", "Server memory at the end of each run (RSS now / peak):", ""]
     for key, label in runs:
         r = run_of(results, key, "ours")

@@ -30,6 +30,7 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
         assert r["exception_boxes"] == 0, r["pages_with_exception"]
         assert r["cpu"]["cpu_s"]["server"] > 0 and r["cpu"]["cpu_s"]["chromium"] > 0, r["cpu"]
         assert r["server_memory"] and all(m.get("vmrss_mb", 0) > 0 for m in r["server_memory"]), r["server_memory"]
+        assert r["speed_probe"]["samples"] >= 1 and r["speed_probe"]["median_ms"] > 0, r["speed_probe"]
     assert a["ours"]["wrong"] == 0, a["ours"]["wrong_examples"]
     assert a["ours"]["trainings_started"] >= 1 and not a["ours"]["training_errors"], a["ours"]
     for page in ("floor", "ours"):  # the timeline holds every answer, and each core's load per second
