@@ -149,6 +149,18 @@ def test_html_probability_bars_are_as_tall_as_each_probability_with_values_on_ho
     assert ">90%<" in html and ">1%<" in html and "Probability of each digit" in html
 
 
+def test_caption_rows_put_each_caption_in_its_column_and_escape_what_a_model_names():
+    """The sizes under the Draw page's map rows: a layer name comes from the model, which a person may upload."""
+    import re
+
+    row = figures.caption_row_html(["conv1: 32 maps of 28×28", "<img src=x onerror=alert(1)>", ""], width=948, gap=16)
+    assert re.findall(r"<div>(.*?)</div>", row) == ["conv1: 32 maps of 28×28",
+                                                   "&lt;img src=x onerror=alert(1)&gt;", ""]
+    assert "repeat(3,1fr)" in row and "column-gap:1.69%" in row  # 16 px of 948, as between the pictures
+    strip = figures.captioned_strip_html(np.zeros((10, 40), np.uint8), ["a", "b"], width=40, gap=4, alt="x")
+    assert strip.count("<img ") == 1 and "margin-top:0.5rem" in strip and ">a</div><div>b<" in strip
+
+
 def test_a_palette_mosaic_is_the_rgb_mosaic_in_a_third_of_the_bytes():
     maps = np.random.default_rng(0).random((14, 14, 8)).astype(np.float32)
     index = figures.mosaic_index(maps)
