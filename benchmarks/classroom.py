@@ -224,6 +224,7 @@ class SpeedProbe:
         self.samples: list[float] = []
         self._proc = subprocess.Popen([sys.executable, "-c", _SPEED_WORK, str(core), str(every_s)],
                                       stdout=subprocess.PIPE, text=True)
+        self.pid = self._proc.pid
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -232,8 +233,9 @@ class SpeedProbe:
             self.samples.append(float(line))
 
     def stop(self) -> dict:
-        """Stop the probe: its median and range in CPU ms, and how many samples."""
-        self._proc.terminate()
+        """Stop the probe (again: no harm): its median and range in CPU ms, and how many samples."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
         self._proc.wait()
         self._reader.join(timeout=5)
         s = self.samples
@@ -534,6 +536,7 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
     rng = random.Random(seed)
     tally = Tally()
     contexts = [await browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(students)]
+    probe = None
     try:
         pages = [await c.new_page() for c in contexts]
         for p in pages:
@@ -567,15 +570,15 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
                 tally.errors.append(f"lab {i} did not open: {type(res).__name__}: {str(res)[:200]}")
                 links[i] = None
         own = os.getpid()
+        probe = SpeedProbe()  # its own CPU is left out of every group below (it shows in core 0's busy share)
         meter = CpuMeter({
             "server": servers.pids,
             "chromium": lambda t: {p for p in descendants(t, {own}) if "chrom" in t[p][0].lower()},
-            "playwright_driver": lambda t: {p for p in descendants(t, {own}) - servers.pids(t) - {own}
+            "playwright_driver": lambda t: {p for p in descendants(t, {own}) - servers.pids(t) - {own, probe.pid}
                                             if "chrom" not in t[p][0].lower()},
             "harness": lambda t: {own},
         })
         meter.start()
-        probe = SpeedProbe()
         tally.t0 = time.monotonic()
         stop_at = tally.t0 + seconds
         counts = await asyncio.gather(
@@ -590,6 +593,8 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
         for i, p in enumerate(pages):
             await count_exceptions(p, tally, f"draw {i}")
     finally:
+        if probe is not None:
+            probe.stop()  # a run that broke leaves no probe behind
         for c in contexts:
             await c.close()
     done = [t for t in tally.trainings if t.get("finished")]
