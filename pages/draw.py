@@ -28,6 +28,7 @@ STEP_GAP = 12
 BLANK_GREY = 235  # the preprocessing squares before anything is drawn
 ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
 MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
+MAPS_PER_ROW = 4  # stages side by side in one row of the network's view (one picture per row)
 # The sections below the canvas, as keyed containers: a stroke redraws their pictures only while they are
 # on the screen (a laptop shows the canvas and the bars; these are further down).
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
@@ -189,7 +190,7 @@ def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
 def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
     """The conv/pool stages in rows of up to four (one picture per row)."""
     maps = [s for s in stages if s.kind in STAGE_PAGES]
-    return [maps[i:i + 4] for i in range(0, len(maps), 4)]
+    return [maps[i:i + MAPS_PER_ROW] for i in range(0, len(maps), MAPS_PER_ROW)]
 
 
 def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
@@ -208,8 +209,8 @@ def stage_links(row: list[activations.Stage]) -> None:
     """Under a row's picture: each stage's size under its maps (one element for the row), and a link to the
     lesson of each kind of stage in it (one per kind, not one per map: each link is redrawn at every stroke)."""
     sizes = [f"{s.name}: {s.shape[-1]} maps of {s.shape[1]}×{s.shape[2]}" for s in row]
-    st.html(figures.caption_row_html(sizes + [""] * (4 - len(row)), gap=MAP_STRIP_GAP,
-                                     width=4 * MAP_STRIP_WIDTH + 3 * MAP_STRIP_GAP))
+    st.html(figures.caption_row_html(sizes + [""] * (MAPS_PER_ROW - len(row)), gap=MAP_STRIP_GAP,
+                                     width=MAPS_PER_ROW * MAP_STRIP_WIDTH + (MAPS_PER_ROW - 1) * MAP_STRIP_GAP))
     kinds = list(dict.fromkeys(s.kind for s in row))
     for col, kind in zip(st.columns(len(kinds)), kinds):
         page, label = STAGE_PAGES[kind]
@@ -253,7 +254,8 @@ def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerato
 def row_png(row: list[activations.Stage], drawn: bool) -> bytes:
     """One row of up to four stages' feature maps as ONE palette picture (empty cells when not ``drawn``)."""
     mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
-    mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (4 - len(row))  # a short row keeps its columns' widths
+    # a short row keeps its columns' widths
+    mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (MAPS_PER_ROW - len(row))
     strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
     return figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE)
 
