@@ -19,7 +19,8 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
     md = tmp_path / "BENCH.md"
     md.write_text("# Benchmarks\n\nearlier sections stay as they are\n")
     p = subprocess.run([sys.executable, "-m", "mnistviz", "bench", "--class", "--students", "1", "--trainers", "1",
-                        "--setups", "a", "--seconds", "6", "--parts", "setups", "--lab-n", "300",
+                        "--setups", "a", "--seconds", "6", "--parts", "pinned,setups", "--lab-n", "300",
+                        "--pinned-students", "1", "--pinned-pairs", "2", "--pinned-seconds", "8",
                         "--json", str(out), "--markdown", str(md)],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -39,7 +40,12 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
         assert r["core_busy_each_second"] and all(len(c) >= 2 and all(0 <= b <= 1 for b in c)
                                                   for c in r["core_busy_each_second"]), r["core_busy_each_second"]
     assert any(t[1] == "train pressed" for t in a["ours"]["timeline"]), a["ours"]["timeline"]
+    pinned = json.loads(out.read_text())["pinned"]  # two pairs of windows, the order swapped, pooled per page
+    assert [p["first"] for p in pinned["pairs"]] == ["floor", "ours"], pinned["pairs"]
+    for page in ("floor", "ours"):
+        assert pinned[page]["windows"] == 2 and pinned[page]["answered"] == len(pinned[page]["answers_s"]) >= 2, pinned[page]
     text = md.read_text()
+    assert "Each pair's p50, ours / floor" in text and "median of the pairs' ratios" in text
     assert text.startswith("# Benchmarks\n\nearlier sections stay as they are\n")
     assert "## Class benchmark" in text and "(a) one process, embedded queue" in text
 
@@ -55,3 +61,22 @@ def test_answers_are_split_by_how_busy_the_server_core_was_that_second():
     assert split["server busy"]["n"] == 1 and split["server busy"]["p50_s"] == 4.0
     assert split["server idle"]["n"] == 2 and split["server idle"]["p50_s"] == 1.5
     assert split_by_server_load({"timeline": []}) is None
+
+
+def test_pinned_windows_pool_into_one_run_per_page():
+    from benchmarks.classroom import pooled
+
+    def window(answers, strokes, chromium, wall, busy, probe):
+        return {"students": 10, "students_started": 10, "trainers": 0, "trainings_started": 0, "trainings_finished": 0,
+                "training_wait_s": {}, "training_total_s": {}, "training_errors": [], "server_memory": [],
+                "seconds": 30, "strokes": strokes, "answers_s": answers, "no_answer": 0, "wrong": 0,
+                "wrong_examples": [], "exception_boxes": 0, "pages_with_exception": [], "harness_errors": [],
+                "cpu": {"wall_s": wall, "cpu_s": {"server": 1.0, "chromium": chromium}, "core_busy": {"0": 0.1, "1": busy}},
+                "speed_probe": {"median_ms": probe, "min_ms": probe - 10, "max_ms": probe + 10, "samples": 10}}
+
+    r = pooled([window([1.0, 2.0, 3.0], 3, 3.0, 30.0, 1.0, 40.0), window([5.0], 1, 1.0, 10.0, 0.6, 50.0)])
+    assert r["answers_s"] == [1.0, 2.0, 3.0, 5.0] and r["strokes"] == 4 and r["windows"] == 2 and r["seconds"] == 60
+    assert r["p50_s"] == 2.5 and r["max_s"] == 5.0
+    assert r["cpu_s_per_stroke"] == {"server": 0.5, "chromium": 1.0}
+    assert r["cpu"]["core_busy"]["1"] == 0.9  # weighted by each window's length: (30 × 1.0 + 10 × 0.6) / 40
+    assert r["speed_probe"]["median_ms"] == 45.0 and r["speed_probe"]["samples"] == 20
