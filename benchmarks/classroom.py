@@ -977,7 +977,8 @@ def render(results: dict) -> str:
              f"CPU* core {cfg['browser_core']}'s. CPU seconds are utime + stime from `/proc/<pid>/stat` summed over all "
              "processes of a side (server: streamlit, haproxy, redis-server, RQ workers, `serve`), divided by the strokes "
              "made. Times are in-page (mouse-up → metric on screen). Every student makes one first stroke before the "
-             "measured window (first strokes are measured on their own below). *Speed probe*: the CPU time of one "
+             "measured window (first strokes are measured on their own below), and the window opens once the browser "
+             "core has gone quiet after the pages loaded. *Speed probe*: the CPU time of one "
              "fixed piece of Python work, run every 3 s on the server core while the run lasts (median, and range): "
              "a higher figure is a slower machine. This host's speed drifts (the same page has cost up to half again "
              "as much CPU per stroke in one run as in the next), so compare a floor and our page only at similar "
@@ -1010,8 +1011,11 @@ def render(results: dict) -> str:
                 f"{busy.get('0', 0):.0%} / {busy.get('1', 0):.0%} | {speed_text(r.get('speed_probe'))} |")
     pairs = results.get("pinned", {}).get("pairs")
     if pairs:
+        def probe(ms: float | None) -> str:
+            return "–" if ms is None else f"{ms:.0f} ms"
+
         each = "; ".join(f"{p['ours_p50_s']:.2f} / {p['floor_p50_s']:.2f} s = {p['ratio']:.2f}× ({p['first']} first; probe "
-                         f"ours {p['ours_probe_ms']:.0f} ms, floor {p['floor_probe_ms']:.0f} ms)" for p in pairs)
+                         f"ours {probe(p['ours_probe_ms'])}, floor {probe(p['floor_probe_ms'])})" for p in pairs)
         lines += ["", f"The pinned run is {len(pairs)} pairs of back-to-back windows, floor and ours, the order swapped "
                   "each pair (the rows above pool each page's windows). Each pair's p50, ours / floor: " + each + "."]
     lines += ["", "Server memory at the end of each run (RSS now / peak):", ""]

@@ -20,7 +20,7 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
     md.write_text("# Benchmarks\n\nearlier sections stay as they are\n")
     p = subprocess.run([sys.executable, "-m", "mnistviz", "bench", "--class", "--students", "1", "--trainers", "1",
                         "--setups", "a", "--seconds", "6", "--parts", "pinned,setups", "--lab-n", "300",
-                        "--pinned-students", "1", "--pinned-pairs", "2", "--pinned-seconds", "8",
+                        "--pinned-students", "1", "--pinned-pairs", "2", "--pinned-seconds", "6",
                         "--json", str(out), "--markdown", str(md)],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
