@@ -38,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the digit strokes and the timing hook the browser tests checked
@@ -625,27 +626,33 @@ async def _class_run(browser, label: str, servers: Servers, page_path: str, stud
     return out
 
 
+def _until_quiet(busy_over_a_second: Callable[[], float], busy: float, timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until ``busy_over_a_second()`` (it takes one second) reads under ``busy``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and busy_over_a_second() >= busy:
+        pass
+
+
 def settle(servers: "Servers", busy: float = 0.05, timeout: float = 120) -> None:
     """Wait (at most ``timeout`` s) until the servers spend under ``busy`` of a core over one second."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def servers_busy() -> float:
         t0 = proc_table()
         time.sleep(1.0)
         t1 = proc_table()
-        ticks = sum(t1[p][2] - t0[p][2] for p in servers.pids(t1) if p in t0)
-        if ticks / CLK < busy:
-            return
+        return sum(t1[p][2] - t0[p][2] for p in servers.pids(t1) if p in t0) / CLK
+
+    _until_quiet(servers_busy, busy, timeout)
 
 
 def quiet_core(core: int, busy: float = 0.3, timeout: float = 20) -> None:
     """Wait (at most ``timeout`` s) until ``core`` is under ``busy`` over one second: the pages just opened
     finish loading before a window opens, so its first seconds do not carry their tail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def core_busy() -> float:
         before = core_ticks()
         time.sleep(1.0)
-        if busy_fractions(before, core_ticks()).get(core, 0.0) < busy:
-            return
+        return busy_fractions(before, core_ticks()).get(core, 0.0)
+
+    _until_quiet(core_busy, busy, timeout)
 
 
 def pooled(runs: list[dict]) -> dict:
