@@ -389,7 +389,16 @@ async def open_draw(page, url: str) -> dict:
         raise RuntimeError(f"{url}: no canvas ({type(exc).__name__}); screenshot {shot}; page says: {text}") from exc
     await canvas.scroll_into_view_if_needed()
     reset = page.get_by_role("button", name="Reset canvas & history").first
-    return {**await canvas.bounding_box(), "reset": await reset.bounding_box()}
+    # Read where the button is once the page has stopped moving: on a server's first visit the layout still
+    # shifts after the canvas shows, and a click where the button was costs the student a 10 s wait.
+    where, settled_at = None, time.monotonic() + 5
+    while time.monotonic() < settled_at:
+        now = (await canvas.bounding_box(), await reset.bounding_box())
+        if now == where:
+            break
+        where = now
+        await asyncio.sleep(0.3)
+    return {**where[0], "reset": where[1]}
 
 
 async def draw_and_read(page, box: dict, digit: int) -> dict | None:
@@ -426,7 +435,7 @@ async def student(page, box: dict, who: int, checks_digits: bool, stop_at: float
     strokes = 0
     next_at = time.monotonic() + rng.uniform(0, STROKE_EVERY_S)
     while True:
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await asyncio.sleep(max(0.0, min(next_at, stop_at) - time.monotonic()))  # the window ends on time
         if time.monotonic() >= stop_at:
             tally.mark("student done", who)
             return strokes
@@ -683,6 +692,11 @@ def pooled(runs: list[dict]) -> dict:
             "harness_errors": [e for r in runs for e in r["harness_errors"]][:10]}
 
 
+def pair_order(k: int) -> tuple[str, str]:
+    """Which page's window comes first in pair ``k`` (from 0): the floor, then ours first, and so on."""
+    return ("floor", "ours") if k % 2 == 0 else ("ours", "floor")
+
+
 async def pinned_pairs(run, floor: "Servers", ours: "Servers", students: int, pairs: int) -> dict:
     """The pinned run as ``pairs`` back-to-back windows of the floor and our page, the order swapped each pair
     (floor first, then ours first, …): the host's speed drifts over minutes, and one long window of each page
@@ -693,7 +707,7 @@ async def pinned_pairs(run, floor: "Servers", ours: "Servers", students: int, pa
     # digit map is fitted once), which would otherwise land in the first window's server CPU.
     await run("pinned warm-up", ours, "draw", 1, 0, True, 0, seconds=5)
     for k in range(pairs):
-        order = ("floor", "ours") if k % 2 == 0 else ("ours", "floor")
+        order = pair_order(k)
         got = {}
         for page in order:
             servers, path, checks = (floor, "", False) if page == "floor" else (ours, "draw", True)
