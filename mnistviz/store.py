@@ -5,9 +5,13 @@ SHA-256). Both are written to a temporary file and renamed into place, the metad
 model without matching metadata is not a finished model. The root is ``$MNISTVIZ_CACHE`` or
 ``~/.cache/mnistviz``. Models are loaded with Keras' ``safe_mode=True``.
 
-The store holds at most ``$MNISTVIZ_CACHE_MAX_MB`` megabytes (default 2048; 0 = no cap): after a save,
-the least recently used entries go first (a load counts as a use). The shipped default model lives in
-the package's ``assets/`` folder, never in the store, and a store rooted there is never trimmed.
+People's own digit sets, uploaded to train on, are kept beside the models as ``<root>/data/<fingerprint>.npz``
+(``userdata.saved_for_training``), so that a worker on another machine trains on the same digits.
+
+The store holds at most ``$MNISTVIZ_CACHE_MAX_MB`` megabytes (default 2048; 0 = no cap), models and digit
+sets together: after a save, the least recently used entries go first (a load counts as a use). The shipped
+default model lives in the package's ``assets/`` folder, never in the store, and a store rooted there is
+never trimmed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .models import ModelConfig, TrainOptions
 
 
 DEFAULT_MAX_MB = 2048
+DATA_DIR = "data"  # people's own digit sets, inside the store
 PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -159,9 +164,11 @@ class ModelStore:
                 pass  # evicted meanwhile, or a read-only store: nothing to record
 
     def trim(self, keep: str | None = None) -> list[str]:
-        """Remove least recently used entries until the store fits ``max_bytes``; returns the removed keys.
+        """Remove least recently used entries until the store fits ``max_bytes``; returns what was removed:
+        model keys, and ``data/<fingerprint>.npz`` for a digit set. ``keep`` (either kind) stays.
 
-        Only ``<key>.keras``/``<key>.json`` pairs are touched, and never in the package's own ``assets/``."""
+        Only ``<key>.keras``/``<key>.json`` pairs and ``data/*.npz`` are touched, and never in the package's
+        own ``assets/``."""
         if not self.max_bytes or not self.root.exists() or self.root.resolve() == PACKAGE_ASSETS:
             return []
         entries = []
@@ -173,16 +180,25 @@ class ModelStore:
             except OSError:
                 continue
             entries.append((used, meta_path.stem, size))
+        for set_path in self.root.glob(f"{DATA_DIR}/*.npz"):
+            try:
+                st = set_path.stat()
+            except OSError:
+                continue
+            entries.append((st.st_mtime, f"{DATA_DIR}/{set_path.name}", st.st_size))
         total = sum(size for _, _, size in entries)
         removed = []
-        for _, key, size in sorted(entries):
+        for _, name, size in sorted(entries):
             if total <= self.max_bytes:
                 break
-            if key == keep:
+            if name == keep:
                 continue
-            self.discard(key)
+            if name.startswith(f"{DATA_DIR}/"):
+                (self.root / name).unlink(missing_ok=True)  # a worker reading it keeps its open copy
+            else:
+                self.discard(name)
             total -= size
-            removed.append(key)
+            removed.append(name)
         return removed
 
     def load(self, key: str) -> StoredModel | None:

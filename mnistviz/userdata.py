@@ -7,7 +7,9 @@ float 0-1, ink bright on a dark background as in MNIST) and ``y`` ``(N,)`` integ
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass, field
 
@@ -16,7 +18,7 @@ import numpy as np
 from pathlib import Path
 
 from .data import INPUT_SIDE, Dataset
-from .store import _atomic_write_bytes, data_fingerprint
+from .store import DATA_DIR, ModelStore, _atomic_write_bytes, data_fingerprint
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MIN_TRAIN_DIGITS = 100  # fewer cannot fill a training and a validation split worth the name
@@ -140,13 +142,18 @@ def saved_for_training(digits: Digits, store_root: Path | str) -> Path:
     ``<store_root>/data/<fingerprint>.npz`` (atomically; once per content) and return the path: what
     ``data.load_data`` takes, so a trainer in another process (an RQ worker sharing the store) loads
     the very same digits."""
-    path = Path(store_root) / "data" / f"{digits.fingerprint}.npz"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ds = as_dataset(digits)
-        buf = io.BytesIO()
-        np.savez_compressed(buf, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
-        _atomic_write_bytes(path, buf.getvalue())
+    store = ModelStore(store_root)
+    path = store.root / DATA_DIR / f"{digits.fingerprint}.npz"
+    if path.exists():
+        with contextlib.suppress(OSError):  # a read-only store keeps no record of uses
+            os.utime(path)  # a use: the store's cap removes the least recently used first
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = as_dataset(digits)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    _atomic_write_bytes(path, buf.getvalue())
+    store.trim(keep=f"{DATA_DIR}/{path.name}")  # the set counts against the store's cap
     return path
 
 

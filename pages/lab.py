@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -77,7 +78,8 @@ def lab_data() -> tuple:
     if up is None:
         return app_ds, app_source, app_id
     read = ss.get("lab_npz_read")
-    if read is None or read[0] != up.file_id:  # read each file once, not on every rerun
+    # Read each file once, not on every rerun; again if the store's cap has removed the saved set since.
+    if read is None or read[0] != up.file_id or (read[1] is not None and not Path(read[1]).exists()):
         try:
             digits = userdata.read_digits(up.getvalue())
             read = (up.file_id, str(userdata.saved_for_training(digits, ModelStore().root)), None)

@@ -120,9 +120,41 @@ def test_uploaded_digits_are_saved_once_where_any_trainer_loads_the_same_split(s
     digits = userdata.read_digits(npz(x=sample.x_train[:500], y=sample.y_train[:500]))
     path = userdata.saved_for_training(digits, tmp_path)
     assert path == tmp_path / "data" / f"{digits.fingerprint}.npz"
-    mtime = path.stat().st_mtime_ns
-    assert userdata.saved_for_training(digits, tmp_path).stat().st_mtime_ns == mtime  # written once
+    inode = path.stat().st_ino
+    assert userdata.saved_for_training(digits, tmp_path).stat().st_ino == inode  # written once (then only touched)
     loaded = data.load_data(str(path))
     split = userdata.as_dataset(digits)
     np.testing.assert_array_equal(loaded.x_train, split.x_train)
     np.testing.assert_array_equal(loaded.y_test, split.y_test)
+
+
+def test_uploaded_sets_count_against_the_store_cap_least_recently_used_first(sample, tmp_path, monkeypatch):
+    import os
+
+    from mnistviz.store import ModelStore
+
+    sets = [userdata.read_digits(npz(x=sample.x_train[i * 300:(i + 1) * 300], y=sample.y_train[i * 300:(i + 1) * 300]))
+            for i in range(3)]
+    first = userdata.saved_for_training(sets[0], tmp_path)  # no cap here (the default is 2 GB)
+    size = first.stat().st_size
+    monkeypatch.setenv("MNISTVIZ_CACHE_MAX_MB", str(2.5 * size / 2**20))  # room for two sets
+    second = userdata.saved_for_training(sets[1], tmp_path)
+    for i, p in enumerate((first, second)):  # the first was used long ago, the second a little later
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    assert userdata.saved_for_training(sets[0], tmp_path) == first  # used again: now the second is the oldest
+    third = userdata.saved_for_training(sets[2], tmp_path)
+    assert first.exists() and third.exists() and not second.exists()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted([first.name, third.name])  # no temp files
+    # the store's trim (after each model it saves) weighs the sets with the models, and spares the one it keeps
+    os.utime(first, (1_000_000, 1_000_000))
+    assert ModelStore(tmp_path, max_bytes=int(2.5 * size)).trim(keep="data/" + third.name) == []
+    assert ModelStore(tmp_path, max_bytes=int(0.5 * size)).trim(keep="data/" + third.name) == ["data/" + first.name]
+    assert third.exists()
+    # models and sets in one order of use: a model file used before a set goes before it
+    second = userdata.saved_for_training(sets[1], tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"k" * size)
+    (tmp_path / "m.json").write_text("{}")
+    for t, p in enumerate((second, tmp_path / "m.keras", tmp_path / "m.json", third)):
+        os.utime(p, (2_000_000 + [0, 1, 1, 2][t],) * 2)
+    assert ModelStore(tmp_path, max_bytes=int(1.5 * size)).trim() == ["data/" + second.name, "m"]
+    assert not (tmp_path / "m.json").exists() and third.exists()
