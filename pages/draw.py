@@ -493,11 +493,25 @@ def keep() -> None:
                  icon=":material/edit_note:")
 
 
+OPEN_SECTIONS = "draw_open_sections"  # session key: the folded sections the person left open (kept across pages)
+
+
+def _remember_open(key: str, on_open: Callable[[], None] | None) -> None:
+    """An expander opened or closed: remember it past a visit to another page (Streamlit forgets the state of a
+    widget that a run does not draw), then do what opening it does."""
+    opened = st.session_state.setdefault(OPEN_SECTIONS, set())
+    (opened.add if st.session_state[key] else opened.discard)(key)
+    if on_open is not None:
+        on_open()
+
+
 def folded(title: str, icon: str, section: Callable[..., None], *args: Any,
            on_open: Callable[[], None] | None = None) -> None:
     """``section(*args)`` under an expander titled ``title``, laid out only while it is open (opening or
-    closing it reruns the page, after ``on_open``)."""
-    box = st.expander(title, icon=icon, key=f"draw_open_{section.__name__}", on_change=on_open or "rerun")
+    closing it reruns the page, after ``on_open``). It opens as the person left it on their last visit."""
+    key = f"draw_open_{section.__name__}"
+    box = st.expander(title, expanded=key in st.session_state.get(OPEN_SECTIONS, ()), icon=icon, key=key,
+                      on_change=_remember_open, args=(key, on_open))
     if box.open:
         with box:
             section(*args)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from browser_support import draw, metric_value, open_page, vertical_stroke, wait_for_idle
+from browser_support import draw, metric_value, open_folded, open_page, vertical_stroke, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -49,13 +49,23 @@ def caption(page) -> str:
     return sidebar(page).get_by_test_id("stImage").inner_text()
 
 
-def test_the_chosen_input_follows_one_person_everywhere(browser, app_url, screenshot_dir):
+def draw_page_with_a_one(browser, app_url: str):
+    """A fresh session on the Draw page with a 1 drawn and read (the page is closed if that fails)."""
     page = open_page(browser, app_url, "draw")
     try:
-        # 1. a drawing, then the walkthrough through the sidebar and through the Next links
         draw(page, vertical_stroke())
         metric_value(page, "Prediction").wait_for(timeout=90_000)
         wait_for_idle(page)
+    except Exception:
+        page.close()
+        raise
+    return page
+
+
+def test_the_chosen_input_follows_one_person_everywhere(browser, app_url, screenshot_dir):
+    page = draw_page_with_a_one(browser, app_url)
+    try:
+        # 1. a drawing, then the walkthrough through the sidebar and through the Next links
         go(page, "3 · Convolution")
         assert source_is_drawing(page) and "your drawing" in caption(page)
         go(page, "4 · Max pooling")
@@ -131,6 +141,26 @@ def wrong_digits_listed(page) -> int:
     counted.wait_for(timeout=120_000)
     wait_for_idle(page)
     return int(re.match(r"([\d,]+)", counted.inner_text()).group(1).replace(",", ""))
+
+
+def test_a_folded_section_left_open_on_draw_is_open_on_return(browser, app_url):
+    def is_open(page, title: str) -> bool:
+        return page.locator('[data-testid="stExpander"] details', has_text=title).first.evaluate("d => d.open")
+
+    page = draw_page_with_a_one(browser, app_url)
+    try:
+        open_folded(page, "Nudge it")
+        go(page, "3 · Convolution")
+        go(page, "Draw a digit")
+        assert is_open(page, "Nudge it") and not is_open(page, "What made it decide")
+        page.get_by_role("button", name="Nudge my latest drawing").wait_for(timeout=60_000)  # laid out, not just open
+        open_folded(page, "Nudge it")  # closed again: it stays closed
+        go(page, "3 · Convolution")
+        go(page, "Draw a digit")
+        assert not is_open(page, "Nudge it")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
 
 
 def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_url):
