@@ -218,11 +218,22 @@ def load_keras(timeout: float | None = None) -> Dataset:
 
 
 def _host_reachable(host: str, timeout: float) -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """Whether ``host`` takes a connection on port 443 within ``timeout`` seconds, its name lookup included:
+    ``create_connection``'s timeout does not bound the lookup, and a resolver that does not answer (a dead
+    DNS server on a school network) holds ``getaddrinfo`` for tens of seconds."""
+    reached: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                reached.append(True)
+        except OSError:
+            reached.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(reached and reached[0])
 
 
 def load_data(source: str = "auto", timeout: float = DOWNLOAD_TIMEOUT_S) -> Dataset:
