@@ -307,10 +307,11 @@ if not problem:
 
 # --- train ---------------------------------------------------------------------------------------
 st.header(f"{next(section)} · Train")
+unavailable = ""  # why there is no queue this run: said once, at the top of the section
 try:
     queue = training_queue()
 except JobError as exc:  # Redis configured but unreachable: the rest of the app keeps working
-    queue = None
+    queue, unavailable = None, str(exc)
     st.error(f"**Training is unavailable right now.** {exc}", icon=":material/cloud_off:")
 
 
@@ -399,7 +400,8 @@ elif lab.failed is not None and queue is not None:
     b2.button("Retry", icon=":material/refresh:", key="lab_retry", on_click=_retry,
               help="Submit the run that failed once more.")
 for note in lab.take_notes():
-    getattr(st, note.kind)(note.text)
+    if note.text != unavailable:  # a Train pressed as the queue went away: the line above says it already
+        getattr(st, note.kind)(note.text)
 
 # --- the latest run ------------------------------------------------------------------------------
 latest = lab.run(lab.latest)

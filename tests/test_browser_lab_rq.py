@@ -10,6 +10,7 @@ set, a real ``redis-server`` and real ``python -m mnistviz worker`` processes (s
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from dataclasses import dataclass, field
@@ -169,6 +170,28 @@ def test_a_killed_worker_is_reported_on_the_page_retry_runs_it_and_cancel_stops_
         context.close()
 
 
+def test_redis_hanging_as_train_is_pressed_is_said_once(browser, rq_lab):
+    """Redis stops answering (paused, not gone) between the page's run and the press of Train: the lab says
+    so once, above the Train button, within seconds, and picks up when Redis answers again."""
+    ((context, page),) = open_labs(browser, rq_lab.url, SHORT.format(u=31))
+    try:
+        expect(train_button(page)).to_be_enabled(timeout=60_000)
+        os.kill(rq_lab.redis.proc.pid, signal.SIGSTOP)
+        try:
+            train_button(page).click()
+            expect(page.get_by_text("Training is unavailable right now.")).to_be_visible(timeout=30_000)
+            settle(page)
+            expect(page.get_by_text("cannot be reached", exact=False)).to_have_count(1)
+            expect(train_button(page)).to_be_disabled()
+            no_error_boxes(page)
+        finally:
+            os.kill(rq_lab.redis.proc.pid, signal.SIGCONT)
+        page.reload()
+        expect(train_button(page)).to_be_enabled(timeout=60_000)
+    finally:
+        context.close()
+
+
 def test_redis_down_the_lab_says_so_and_drawing_keeps_working(browser, rq_lab):
     rq_lab.redis.stop()
     ((context, page),) = open_labs(browser, rq_lab.url, SHORT.format(u=23))
@@ -183,3 +206,5 @@ def test_redis_down_the_lab_says_so_and_drawing_keeps_working(browser, rq_lab):
         no_error_boxes(page)
     finally:
         context.close()
+
+
