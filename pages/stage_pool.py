@@ -31,6 +31,7 @@ st.markdown(
 )
 
 pools = conv_inspect.pool_layers(am.model)
+stages = activations.stages(am.model, digit.image)  # one forward pass for the maps and the layer notes below
 if not pools:
     st.info("The active model has no pooling layer (a fully connected network, or a CNN without pooling). "
             "Pick a CNN with pooling as the active model to see this stage; the −∞ example below still applies.")
@@ -38,7 +39,7 @@ else:
     names = [p.name for p in pools]
     name = st.segmented_control("Layer", names, default=names[0], key="pool_layer") or names[0]
     layer = am.model.get_layer(name)
-    sd = activations.stage_dict(am.model, digit.image)
+    sd = {s.name: s for s in stages}
     src = conv_inspect.feeding_stage(list(sd), name)
     before, after = sd[src], sd[name]
     size = int(layer.pool_size[0])
@@ -133,5 +134,5 @@ e3.caption(f"{int((with_zero.output == 0).sum())} of the 4 maxima are 0, a value
 st.code("layers.MaxPooling2D((2, 2), strides=2, padding='same')  # 3×3 → 2×2, padding -∞", language="python")
 st.caption("The Convolution playground lets you change this grid, the pool size and the stride.")
 
-unfamiliar_layers(__file__, am, activations.stages(am.model, digit.image))
+unfamiliar_layers(__file__, am, stages)
 next_link(__file__, am.model)
