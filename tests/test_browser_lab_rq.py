@@ -206,5 +206,3 @@ def test_redis_down_the_lab_says_so_and_drawing_keeps_working(browser, rq_lab):
         no_error_boxes(page)
     finally:
         context.close()
-
-

@@ -61,8 +61,8 @@ def test_offline_start_falls_back_to_the_bundled_sample(offline):
 
 
 def test_a_name_lookup_that_never_answers_falls_back_within_the_timeout(monkeypatch, tmp_path):
-    """A resolver that does not answer holds getaddrinfo far beyond create_connection's timeout (seen once in
-    CI: the offline Home page took 55 s instead of 1.5 s); the start must not wait on it."""
+    """A resolver that does not answer holds getaddrinfo far beyond create_connection's timeout (the likely
+    cause of one CI run's offline Home page test taking 55 s instead of 1.5 s); the start must not wait on it."""
     import socket
     import time
 
