@@ -21,6 +21,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -198,18 +199,8 @@ def load_keras(timeout: float | None = None) -> Dataset:
         (x_train, y_train), (x_test, y_test) = fetch()
         return _mnist_dataset(x_train, y_train, x_test, y_test)
     # Keras' download has no timeout of its own: run it in a daemon thread and stop waiting.
-    result: dict = {}
-
-    def worker():
-        try:
-            result["value"] = fetch()
-        except Exception as exc:  # noqa: BLE001 - reported to the caller below
-            result["error"] = exc
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    result = _in_daemon_thread(fetch, timeout)
+    if not result:
         raise DataError(f"MNIST download did not finish within {timeout:.0f} s")
     if "error" in result:
         raise DataError(f"MNIST download failed: {result['error']}")
@@ -217,23 +208,32 @@ def load_keras(timeout: float | None = None) -> Dataset:
     return _mnist_dataset(x_train, y_train, x_test, y_test)
 
 
+def _in_daemon_thread(fn: Callable[[], Any], timeout: float) -> dict:
+    """Run ``fn()`` in a daemon thread and wait at most ``timeout`` s: ``{"value": …}`` or ``{"error": …}``
+    once it has finished, ``{}`` while it is still running (it is left to finish on its own)."""
+    result: dict = {}
+
+    def worker() -> None:
+        try:
+            result["value"] = fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return dict(result)
+
+
 def _host_reachable(host: str, timeout: float) -> bool:
     """Whether ``host`` takes a connection on port 443 within ``timeout`` seconds, its name lookup included:
     ``create_connection``'s timeout does not bound the lookup, and a resolver that does not answer (a dead
     DNS server on a school network) holds ``getaddrinfo`` for tens of seconds."""
-    reached: list[bool] = []
+    def connect() -> bool:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
 
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                reached.append(True)
-        except OSError:
-            reached.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(reached and reached[0])
+    return _in_daemon_thread(connect, timeout).get("value", False)
 
 
 def load_data(source: str = "auto", timeout: float = DOWNLOAD_TIMEOUT_S) -> Dataset:

@@ -18,7 +18,6 @@ training itself stops only when nobody follows it any more, so no session change
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import threading
@@ -146,8 +145,9 @@ def training_data(source: str):
     The arrays are read-only: every job in this process shares the one copy. Of the other sources (a
     person's own ``.npz``) only the ``KEEP_OTHER_SOURCES`` used last stay loaded."""
     if source not in BUILT_IN_SOURCES:
-        with contextlib.suppress(OSError):  # a use: the store's cap removes the least recently used set first
-            os.utime(source)
+        from .store import mark_used
+
+        mark_used(source)  # a person's own set in the store: a use
     with _DATA_LOCK:
         if source in _DATA and source not in BUILT_IN_SOURCES:
             _DATA[source] = _DATA.pop(source)  # most recently used last

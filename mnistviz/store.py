@@ -51,6 +51,15 @@ def cache_cap_bytes() -> int:
     return max(0, int(mb * 1024 * 1024))
 
 
+def mark_used(*paths: Path | str) -> None:
+    """Record a use of these store files (their mtime): the size cap removes the least recently used first."""
+    for p in paths:
+        try:
+            os.utime(p)
+        except OSError:
+            pass  # evicted meanwhile, or a read-only store: nothing to record
+
+
 def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
     """A short hash of the training images and labels."""
     h = hashlib.sha256()
@@ -157,11 +166,7 @@ class ModelStore:
         return model_path
 
     def _touch(self, key: str) -> None:
-        for p in self.paths(key):
-            try:
-                os.utime(p)
-            except OSError:
-                pass  # evicted meanwhile, or a read-only store: nothing to record
+        mark_used(*self.paths(key))
 
     def trim(self, keep: str | None = None) -> list[str]:
         """Remove least recently used entries until the store fits ``max_bytes``; returns what was removed:

@@ -7,9 +7,7 @@ float 0-1, ink bright on a dark background as in MNIST) and ``y`` ``(N,)`` integ
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import zipfile
 from dataclasses import dataclass, field
 
@@ -18,7 +16,7 @@ import numpy as np
 from pathlib import Path
 
 from .data import INPUT_SIDE, Dataset
-from .store import DATA_DIR, ModelStore, _atomic_write_bytes, data_fingerprint
+from .store import DATA_DIR, ModelStore, _atomic_write_bytes, data_fingerprint, mark_used
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MIN_TRAIN_DIGITS = 100  # fewer cannot fill a training and a validation split worth the name
@@ -145,8 +143,7 @@ def saved_for_training(digits: Digits, store_root: Path | str) -> Path:
     store = ModelStore(store_root)
     path = store.root / DATA_DIR / f"{digits.fingerprint}.npz"
     if path.exists():
-        with contextlib.suppress(OSError):  # a read-only store keeps no record of uses
-            os.utime(path)  # a use: the store's cap removes the least recently used first
+        mark_used(path)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = as_dataset(digits)
