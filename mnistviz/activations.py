@@ -77,13 +77,17 @@ class _Forward:
     TensorFlow counts the traces of every ``tf.function`` made from the same Python code together
     (keyed by ``__code__``) and, after a few models, warns about "tf.function retracing" although each
     runner traces its own function once. An object has no ``__code__``, so each runner is counted on
-    its own and the warning only fires for a real retracing."""
+    its own and the warning only fires for a real retracing.
+
+    It holds the model weakly: the runner is the value of a weak dictionary keyed by that model
+    (``PerModel``), and a strong reference from the value would keep the key, so every model a session
+    ever showed (each Lab run, each upload) would stay in memory for the life of the process."""
 
     def __init__(self, model):
-        self.model = model
+        self._model = weakref.ref(model)
 
     def __call__(self, t):
-        return self.model(t, training=False)
+        return self._model()(t, training=False)
 
 
 def _bucket(n: int) -> int:

@@ -167,3 +167,18 @@ def test_blank_stages_are_the_stages_of_an_empty_input_worked_out_once(model):
     assert [s.shape for s in blank] == [s.shape for s in fresh]
     assert all(np.allclose(b.array, f.array, atol=1e-5) for b, f in zip(blank, fresh))
     assert activations.blank_stages(model) is blank and not blank[0].array.flags.writeable
+
+
+def test_a_model_no_longer_held_elsewhere_is_freed_with_its_runner(digits):
+    """Each Lab run and upload gives a session a new model; once the session lets it go, its compiled runner
+    must not keep it (and itself) in memory for the life of the process."""
+    import gc
+    import weakref
+
+    m = models.build_model(models.ModelConfig(dense=(models.DenseSpec(8),)), seed=3)
+    activations.stages(m, digits[0])
+    activations.probabilities(m, digits)
+    model_ref, runner_ref = weakref.ref(m), weakref.ref(activations.runner_for(m))
+    del m
+    gc.collect()
+    assert model_ref() is None and runner_ref() is None
