@@ -11,6 +11,7 @@ Modules (each has one job; none imports streamlit):
 - ``activations``  every stage's output from one compiled forward pass.
 - ``evaluation``   accuracy, confusion matrix, per-class accuracy.
 - ``preprocess``   a canvas drawing or photo → the 28×28 MNIST-style input.
+- ``answer_route`` the ``POST /api/answer`` route: a drawing's prediction right after the stroke.
 - ``convarith``    plain NumPy convolution and pooling, small enough to read every number.
 
 TensorFlow is imported lazily by the modules that need it; importing this package is cheap.

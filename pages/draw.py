@@ -12,17 +12,16 @@ import streamlit as st
 from PIL import Image, ImageOps
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitAPIException
-from streamlit_drawable_canvas import st_canvas
 
 from mnistviz import activations, attribution, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file, preprocess_image
-from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims
+from pages.canvas_toolbar import never_dims
 from pages.components import handwriting
+from pages.draw_canvas import drawing_canvas
 from pages.on_screen import hide_on_screen_probe, on_screen, shown_sections
 from pages.shared import active_model, digit_map, freeze_after_run, use_drawing
 from pages.static_part import static_part
 
-CANVAS_SIDE = 280
 STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
 STEP_GAP = 12
 BLANK_GREY = 235  # the preprocessing squares before anything is drawn
@@ -103,31 +102,30 @@ def _stroke_reruns() -> None:
         _rerun_fragments(LIVE_FRAGMENT, SECTIONS_FRAGMENT)
 
 
-def read_input(source: str, width: int) -> PreprocessResult | None:
-    """The canvas (or an upload), preprocessed; ``None`` when there is nothing usable yet."""
+def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None, bool]:
+    """The canvas (or an upload), preprocessed (``None`` when there is nothing usable yet), and whether the
+    canvas already shows the answer (it asks the answer route as the stroke ends; the page answers an upload,
+    or a drawing the route could not answer)."""
     if source == "Draw":
-        canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
-                           height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
-                           update_streamlit=True, return_image_data=True, key="canvas", on_change=_stroke_reruns)
-        if not (canvas.json_data or {}).get("objects"):
-            return None  # nothing drawn (or just cleared): no picture to decode
-        picture = canvas.image_data
-        return None if picture is None else preprocess_image(picture, polarity="white-on-black")
+        drawing = drawing_canvas(model, width, key="canvas", on_change=_stroke_reruns)
+        if drawing is None:
+            return None, False
+        return preprocess_image(drawing.rgba, polarity="white-on-black"), drawing.answered
     # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use
     # and never tell the page. This way each file replaces the last, and a bad one gets one sentence here.
     upload = st.file_uploader("A PNG or JPEG of one digit", key="upload", on_change=_stroke_reruns,
                               help="A photo of a digit on paper works: dark ink on light or grey paper is "
                                    "inverted, and uneven light is evened out, automatically.")
     if upload is None:
-        return None
+        return None, False
     try:
         result = preprocess_upload(upload.getvalue())
     except PreprocessError as exc:
         st.error(f"That file could not be used: {exc}.")
-        return None
+        return None, False
     if result.blank:
         st.warning("No ink found in that picture: it looks like blank paper. Upload a photo of one digit.")
-    return result
+    return result, False
 
 
 @dataclass
@@ -420,7 +418,7 @@ def live(am, slots: Slots, source: str, width: int) -> None:
     while one of them is on screen); the slower sections further down follow the drawing when asked."""
     model = am.model
     with slots.drawing:
-        result = read_input(source, width)
+        result, answered = read_input(model, source, width)
     # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
     # and the next stroke then change a few values and pictures instead of removing and rebuilding every
     # section below, which cost the browser most of a stroke and made the page jump at each clear.
@@ -441,8 +439,11 @@ def live(am, slots: Slots, source: str, width: int) -> None:
             st.empty()
             use_drawing(result.image)
             st.session_state["draw_latest"] = (result.image, proba)
-            slots.answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off",
-                                delta_arrow="off")
+            if answered:  # the canvas shows it already, worked out the same way
+                slots.answer.empty()
+            else:
+                slots.answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off",
+                                    delta_arrow="off")
             for note in result.warnings:
                 st.warning(note, icon=":material/warning:")
             not_a_digit_note(am, result.image, stages)
@@ -529,8 +530,7 @@ def heading(model_label: str) -> None:
 
 
 def page_styles() -> None:
-    """The page's rules: the canvas toolbar always shown, the probe hidden, the live section never dimmed."""
-    canvas_toolbar_always_visible()
+    """The page's rules: the probe hidden, the live section never dimmed."""
     hide_on_screen_probe(PROBE)
     never_dims(LIVE)
 
@@ -541,11 +541,11 @@ static_part(page_styles)
 with st.container(key=LIVE):
     left, right = st.columns([1, 1.15], gap="large")
     with left:
-        # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view the
-        # prediction stays in sight while drawing. Its room is kept while it is empty, so the first answer does
-        # not push the canvas down between two strokes of one digit.
-        answer = st.container(height=ANSWER_HEIGHT, border=False)
         source, width = input_controls()
+        # The answer sits right above the canvas: on a phone the columns stack, and with the canvas in view the
+        # prediction stays in sight while drawing. The canvas shows a drawing's answer itself, in room it keeps
+        # while empty (so the first answer does not push the canvas down); this slot holds an upload's.
+        answer = st.container(height=ANSWER_HEIGHT if source != "Draw" else "content", border=False)
         drawing = st.container()
         if source == "Draw":
             static_part(st.caption, "Draw one digit, large, in the middle. Undo, redo and clear are in the canvas "

@@ -15,9 +15,14 @@ def open_page(browser, app_url: str, path: str = "", width: int = 1400, height: 
     return page
 
 
+# The Draw page's canvas (pages/draw_canvas.py), or the Teach page's (Fabric.js stacks two <canvas>; the top
+# one takes the mouse).
+CANVAS = "canvas.mv-board, canvas.upper-canvas"
+
+
 def canvas_box(page) -> dict:
-    """The drawing canvas' box on screen (Fabric.js stacks two <canvas>; the top one takes the mouse)."""
-    canvas = page.locator("canvas.upper-canvas").first
+    """The drawing canvas' box on screen."""
+    canvas = page.locator(CANVAS).first
     canvas.wait_for(state="visible", timeout=90_000)
     canvas.scroll_into_view_if_needed()
     return canvas.bounding_box()
@@ -49,6 +54,11 @@ def metric_value(page, label: str):
     metric = page.get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
     return metric.get_by_test_id("stMetricValue")
+
+
+def drawn_answer(page):
+    """The digit the Draw page's canvas shows above itself once a stroke ends (empty text: no answer)."""
+    return page.locator("[data-mv-answer] .mv-digit")
 
 
 def clear_canvas(page) -> None:

@@ -12,7 +12,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import DRAW_PAGE
+from browser_support import CANVAS, DRAW_PAGE
 from servers import ROOT, start_web, stop, wait_for
 from mnistviz.serve import answers
 
@@ -35,7 +35,7 @@ def test_a_group_opening_a_fresh_servers_link_at_once_all_get_the_page(browser, 
         for page in pages:  # all sessions start while the first one is still importing the app
             page.goto(f"{url}/{DRAW_PAGE}", wait_until="commit")
         for page in pages:
-            page.locator("canvas.upper-canvas").first.wait_for(state="visible", timeout=180_000)
+            page.locator(CANVAS).first.wait_for(state="visible", timeout=180_000)
             expect(page.get_by_test_id("stSidebarNav").get_by_text("Draw a digit", exact=True)).to_be_visible()
         for page in pages:
             expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -15,7 +15,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import DRAW_PAGE, draw, metric_value, vertical_stroke
+from browser_support import DRAW_PAGE, draw, drawn_answer, vertical_stroke
 from mnistviz.serve import COOKIE
 from servers import MARK_HEADER  # HAProxy logs it with each request
 
@@ -43,7 +43,7 @@ def server_cookie(context) -> str:
 
 def draw_a_one(page) -> None:
     draw(page, vertical_stroke())
-    expect(metric_value(page, "Prediction")).to_have_text("1", timeout=90_000)
+    expect(drawn_answer(page)).to_have_text("1", timeout=90_000)
     page.wait_for_function(IMAGES_LOADED_JS, timeout=60_000)
 
 

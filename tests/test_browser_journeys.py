@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from browser_support import draw, metric_value, open_folded, open_page, vertical_stroke, wait_for_idle
+from browser_support import draw, drawn_answer, metric_value, open_folded, open_page, vertical_stroke, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +54,7 @@ def draw_page_with_a_one(browser, app_url: str):
     page = open_page(browser, app_url, "draw")
     try:
         draw(page, vertical_stroke())
-        metric_value(page, "Prediction").wait_for(timeout=90_000)
+        drawn_answer(page).wait_for(timeout=90_000)
         wait_for_idle(page)
     except Exception:
         page.close()

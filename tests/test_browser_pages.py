@@ -34,7 +34,7 @@ PAGES = app_pages()
 # What "the page's main figure" is, where it is not a Plotly chart.
 MAIN_FIGURE = {
     "home": '[data-testid="stPageLink"]',  # home is text and the links to where to start
-    "draw": "canvas.upper-canvas",  # the drawing canvas (Fabric.js' top canvas takes the mouse)
+    "draw": "canvas.mv-board",  # the drawing canvas (pages/draw_canvas.py)
     "teach": "canvas.upper-canvas",
 }
 PLOTLY = ".js-plotly-plot"

@@ -10,7 +10,7 @@ import random
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import DRAW_PAGE, draw, metric_value, vertical_stroke
+from browser_support import CANVAS, DRAW_PAGE, draw, drawn_answer, metric_value, vertical_stroke
 from test_browser_lab_rq import LONG, SHORT, no_error_boxes, open_labs, running, train_button
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ def test_three_train_one_runs_two_wait_and_a_fourth_draws(browser, app_url):
     try:
         draw_page = drawer.new_page()  # a fourth person, on the Draw page
         draw_page.goto(f"{one_slot}/{DRAW_PAGE}", wait_until="domcontentloaded")
-        draw_page.locator("canvas.upper-canvas").first.wait_for(state="visible", timeout=120_000)
+        draw_page.locator(CANVAS).first.wait_for(state="visible", timeout=120_000)
         train_button(pages[0]).click()
         expect(running(pages[0])).to_be_visible(timeout=120_000)
         for page in pages[1:]:  # in turn: the queue's order is the order the submits arrive in
@@ -35,7 +35,7 @@ def test_three_train_one_runs_two_wait_and_a_fourth_draws(browser, app_url):
         expect(pages[2].get_by_text("1 run ahead of yours")).to_be_visible(timeout=30_000)
 
         draw(draw_page, vertical_stroke())  # ... draws while the slot is busy
-        expect(metric_value(draw_page, "Prediction")).to_have_text("1", timeout=60_000)
+        expect(drawn_answer(draw_page)).to_have_text("1", timeout=60_000)
         expect(running(pages[0])).to_be_visible()  # the training was still going on
         # its curves so far, redrawn every few seconds (the progress bar above them every second)
         expect(pages[0].locator(".js-plotly-plot").filter(has_text="Training so far")).to_be_visible(timeout=60_000)

@@ -22,19 +22,15 @@ SIDE = 280
 
 
 def canvas_state(picture: np.ndarray | None) -> dict:
-    """The value streamlit-drawable-canvas (0.13) keeps under its key: the Fabric.js JSON under
-    ``drawing.raw`` and the rendered canvas as a PNG data URL under ``drawing.data`` (``None`` before
-    the first stroke), one Fabric.js path object per stroke (none once cleared). This is the component's
-    internal format: only this helper knows it."""
-    data, objects = None, []
-    if picture is not None:
-        buf = io.BytesIO()
-        Image.fromarray(picture, mode="RGBA").save(buf, format="PNG")
-        data = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-        if np.asarray(picture)[..., :3].any():
-            objects = [{"type": "path", "stroke": "#FFFFFF"}]
-    return {"drawing": {"raw": {"version": "5.3.0", "objects": objects, "background": "#000000"}, "data": data},
-            "backgroundFit": None}
+    """The value the Draw page's canvas (pages/draw_canvas.js) keeps under its key: ``drawing`` is the PNG data
+    URL of what is on it, the stroke's number, and which model's answer the canvas showed from the answer
+    route (none here: AppTest has no browser); ``None`` once cleared. Only this helper knows the format."""
+    if picture is None or not np.asarray(picture)[..., :3].any():
+        return {"drawing": None}
+    buf = io.BytesIO()
+    Image.fromarray(picture, mode="RGBA").save(buf, format="PNG")
+    return {"drawing": {"png": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
+                        "seq": 1, "answered": None}}
 
 
 def drawn(shape: str) -> np.ndarray:

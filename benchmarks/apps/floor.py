@@ -1,22 +1,18 @@
-"""Benchmark page (a), the floor: only the canvas (as the app's pages draw it: its toolbar always shown,
-never dimmed while a stroke is read) and a constant metric, no model."""
+"""Benchmark page (a), the floor: only the canvas (the Draw page's own canvas component, its section never
+dimmed while a stroke is read) and a constant metric from the page's run, no model and no answer route."""
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for pages.canvas_toolbar
-from pages.canvas_toolbar import canvas_toolbar_always_visible, never_dims  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for pages.draw_canvas
+from pages.canvas_toolbar import never_dims  # noqa: E402
+from pages.draw_canvas import drawing_canvas  # noqa: E402
 
-canvas_toolbar_always_visible()
 never_dims("floor-live")
 with st.container(key="floor-live"):
-    res = st_canvas(background_color="#000000", stroke_color="#FFFFFF", stroke_width=18, height=280, width=280,
-                    return_image_data=True, key="canvas")
-    if res.image_data is not None and np.asarray(res.image_data)[..., :3].max() > 0:
+    if drawing_canvas(None, 18, key="canvas") is not None:
         st.metric("Prediction", "7")
     else:
         st.write("Draw a digit")

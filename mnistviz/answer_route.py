@@ -1,0 +1,115 @@
+"""The ``POST /api/answer`` route: a drawing's prediction straight after the stroke, outside the page's
+script run.
+
+The Draw page's canvas posts its picture here the moment the mouse is released and shows the answer; only
+then does it hand the drawing to the page, whose run redraws the steps and the network's view. The answer
+thus never waits for the page to be redrawn (every element of a Streamlit page is re-rendered at each run,
+which on a busy laptop takes a good part of a second).
+
+Each session sends a random token that its page registered with the model the session reads drawings
+with, so one person's route call never uses another's model. The route knows the model only while that
+session still holds it (a weak reference): a stale or unknown token gets 404, and the page's own run
+answers instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+PATH = "/api/answer"
+MAX_BODY_BYTES = 1_000_000  # a 280×280 canvas as PNG is 2-20 kB
+MAX_SESSIONS = 5_000  # tokens remembered (the oldest forgotten first); each is a weak reference
+
+_models: "OrderedDict[str, weakref.ref]" = OrderedDict()
+_lock = threading.Lock()
+
+
+class BadDrawing(ValueError):
+    """The posted picture cannot be read as an image."""
+
+
+def register(token: str, model: Any) -> None:
+    """The session holding ``token`` reads drawings with ``model`` (its active model) from now on."""
+    with _lock:
+        _models[token] = weakref.ref(model)
+        _models.move_to_end(token)
+        while len(_models) > MAX_SESSIONS:
+            _models.popitem(last=False)
+
+
+def model_for(token: str) -> Any | None:
+    """The model registered under ``token``, or ``None`` (unknown token, or that session's model is gone)."""
+    with _lock:
+        ref = _models.get(token)
+    return None if ref is None else ref()
+
+
+def decode_png(data_url: str) -> "np.ndarray":
+    """A canvas' ``data:image/png;base64,…`` (or bare base64) → its RGBA pixels ``(H, W, 4)`` uint8."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        raw = base64.b64decode(data_url.split(",", 1)[-1], validate=True)
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.width * img.height > 4_000_000:
+                raise BadDrawing("the picture is too large")
+            return np.asarray(img.convert("RGBA"))
+    except (binascii.Error, UnidentifiedImageError, OSError) as exc:
+        raise BadDrawing("the picture could not be read") from exc
+
+
+def answer(model: Any, rgba: "np.ndarray") -> dict:
+    """A white-on-black canvas picture → ``{"digit": d, "sure": "NN% sure"}`` by the same steps as the
+    page (``preprocess_image``, then ``model``); ``digit`` is ``None`` when nothing is drawn."""
+    from mnistviz import activations
+    from mnistviz.preprocess import preprocess_image
+
+    r = preprocess_image(rgba, polarity="white-on-black")
+    if r.blank:
+        return {"digit": None, "sure": ""}
+    proba = activations.stages(model, r.image)[-1].array.reshape(-1)  # the page's own forward pass
+    digit = int(proba.argmax())
+    return {"digit": digit, "sure": f"{proba[digit]:.0%} sure"}
+
+
+def _reply(body: bytes) -> tuple[int, dict]:
+    """A request body → (HTTP status, JSON reply). Runs on a worker thread (it decodes and predicts)."""
+    if len(body) > MAX_BODY_BYTES:
+        return 413, {"error": "the drawing is too large"}
+    try:
+        req = json.loads(body)
+        token, png = str(req["token"]), str(req["png"])
+    except (ValueError, KeyError, TypeError):
+        return 400, {"error": "expected JSON with a token and a PNG"}
+    model = model_for(token)
+    if model is None:
+        return 404, {"error": "unknown session: the page answers instead"}
+    try:
+        return 200, answer(model, decode_png(png))
+    except BadDrawing as exc:
+        return 400, {"error": str(exc)}
+
+
+async def _answer_endpoint(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "the drawing is too large"}, status_code=413)
+    status, reply = await run_in_threadpool(_reply, await request.body())
+    return JSONResponse(reply, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list:
+    """The route for ``st.App(…, routes=…)``."""
+    from starlette.routing import Route
+
+    return [Route(PATH, _answer_endpoint, methods=["POST"])]

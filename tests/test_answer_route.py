@@ -1,0 +1,117 @@
+"""The answer route (``POST /api/answer``): a drawing's answer is the one the Draw page works out (same
+preprocessing, same model), each session gets it from its own model, and bad requests get a clear reply.
+The Draw page's browser tests read every prediction through it."""
+
+from __future__ import annotations
+
+import base64
+import gc
+import io
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnistviz import activations, answer_route
+from mnistviz.preprocess import preprocess_image
+
+
+def canvas_png(shape: str) -> str:
+    """A 280×280 black canvas with a white digit as the Draw page's canvas posts it (a PNG data URL)."""
+    img = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    if shape == "one":
+        pen.line([(140, 50), (140, 230)], fill="white", width=20)
+    elif shape == "zero":
+        pen.ellipse([80, 40, 200, 240], outline="white", width=20)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def always(digit: int):
+    """A real Keras model that answers ``digit`` whatever it is shown (another session's model, say)."""
+    import keras
+
+    inputs = keras.Input((784,))
+    out = keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros",
+                             bias_initializer=keras.initializers.Constant(np.eye(10)[digit] * 5))(inputs)
+    return keras.Model(inputs, out)
+
+
+def body(token: str, png: str) -> bytes:
+    return json.dumps({"token": token, "png": png}).encode()
+
+
+def test_the_answer_is_the_pages_answer(model):
+    for shape, digit in (("one", 1), ("zero", 0)):
+        rgba = answer_route.decode_png(canvas_png(shape))
+        assert rgba.shape == (280, 280, 4) and rgba.dtype == np.uint8
+        page = activations.probabilities(model, preprocess_image(rgba, polarity="white-on-black").image).reshape(-1)
+        got = answer_route.answer(model, rgba)
+        assert got == {"digit": digit, "sure": f"{page[digit]:.0%} sure"} and int(page.argmax()) == digit
+
+
+def test_each_session_is_answered_by_its_own_model(model):
+    sevens = always(7)
+    answer_route.register("session-a", model)
+    answer_route.register("session-b", sevens)
+    one = canvas_png("one")
+    status, reply = answer_route._reply(body("session-a", one))
+    assert status == 200 and reply["digit"] == 1
+    status, reply = answer_route._reply(body("session-b", one))
+    assert status == 200 and reply["digit"] == 7
+    # a session whose model is gone (it switched models, or ended) is not answered: its page answers instead
+    del sevens
+    gc.collect()
+    assert answer_route._reply(body("session-b", one))[0] == 404
+    assert answer_route._reply(body("never-registered", one))[0] == 404
+
+
+def test_blank_and_bad_requests_get_a_clear_reply(model):
+    answer_route.register("session-c", model)
+    blank = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    buf = io.BytesIO()
+    blank.save(buf, format="PNG")
+    empty = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    assert answer_route._reply(body("session-c", empty)) == (200, {"digit": None, "sure": ""})
+    assert answer_route._reply(b"not json")[0] == 400
+    assert answer_route._reply(json.dumps({"token": "session-c"}).encode())[0] == 400
+    status, reply = answer_route._reply(body("session-c", "data:image/png;base64,aGVsbG8="))  # "hello"
+    assert status == 400 and reply == {"error": "the picture could not be read"}
+    status, reply = answer_route._reply(b" " * (answer_route.MAX_BODY_BYTES + 1))
+    assert status == 413 and "too large" in reply["error"]
+    with pytest.raises(answer_route.BadDrawing):
+        answer_route.decode_png("not base64 at all!")
+
+
+def test_tokens_are_forgotten_oldest_first(model, monkeypatch):
+    monkeypatch.setattr(answer_route, "MAX_SESSIONS", 3)
+    for t in ("t1", "t2", "t3"):
+        answer_route.register(t, model)
+    answer_route.register("t1", model)  # used again: now the newest
+    answer_route.register("t4", model)
+    assert answer_route.model_for("t2") is None
+    assert all(answer_route.model_for(t) is model for t in ("t1", "t3", "t4"))
+
+
+@pytest.mark.browser
+def test_streamlit_run_app_serves_the_route(app_url):
+    """``streamlit run app.py`` mounts the route next to the app (st.App in app.py)."""
+    def post(data: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(f"{app_url}{answer_route.PATH}", data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    assert post(body("nobody-has-this-token", canvas_png("one"))) == (
+        404, {"error": "unknown session: the page answers instead"})
+    assert post(b"{")[0] == 400
+    with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=30) as r:  # the app is still served beside it
+        assert r.status == 200
