@@ -50,6 +50,7 @@ from test_browser_concurrency import DIGITS, TIMING_JS  # noqa: E402
 SERVER_CORE, BROWSER_CORE = 0, 1
 STROKE_EVERY_S = 5.0
 ANSWER_TIMEOUT_MS = 60_000
+PAGE_DONE_TIMEOUT_MS = 15_000  # a stroke whose page run has not ended by then has no "page done" figure
 FLOOR_SCRIPT = "benchmarks/apps/floor.py"
 JSON_OUT = ROOT / "benchmarks" / "classroom.json"
 MD_OUT = ROOT / "BENCHMARKS.md"
@@ -420,7 +421,7 @@ async def page_done(page) -> float | None:
     network's view and the bars redrawn), or None if it did not finish in time."""
     try:
         handle = await page.wait_for_function("() => window.__mv.t2 !== null ? window.__mv.t2 - window.__mv.t0 : null",
-                                              polling=100, timeout=ANSWER_TIMEOUT_MS)
+                                              polling=100, timeout=PAGE_DONE_TIMEOUT_MS)
         return await handle.json_value() / 1000
     except Exception:  # noqa: BLE001 - not a crash: that stroke has no such figure
         return None

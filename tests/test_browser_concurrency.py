@@ -45,24 +45,27 @@ window.__mv = {t0: null, t1: null, t2: null, ran: false};
 window.addEventListener('mouseup', () => {
   Object.assign(window.__mv, {t0: performance.now(), t1: null, t2: null, ran: false});
 }, true);
-new MutationObserver(() => {
-  const mv = window.__mv;
-  if (mv.t0 === null) return;
-  const app = document.querySelector('[data-testid="stApp"]');
-  const state = app && app.getAttribute('data-test-script-state');
-  if (state === 'running') mv.ran = true;
-  else if (mv.ran && mv.t1 !== null && mv.t2 === null) mv.t2 = performance.now();
-  if (mv.t1 !== null) return;
+const answerShown = () => {
   const fast = document.querySelector('[data-mv-answer]:not(.mv-empty) .mv-digit');
-  if (fast && fast.textContent.trim() !== '') { mv.t1 = performance.now(); return; }
+  if (fast && fast.textContent.trim() !== '') return true;
   for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
     const label = m.querySelector('[data-testid="stMetricLabel"]');
     const value = m.querySelector('[data-testid="stMetricValue"]');
-    if (label && value && label.textContent.trim() === 'Prediction' && value.textContent.trim() !== '') {
-      mv.t1 = performance.now();
-      return;
-    }
+    if (label && value && label.textContent.trim() === 'Prediction' && value.textContent.trim() !== '') return true;
   }
+  return false;
+};
+new MutationObserver(records => {
+  const mv = window.__mv;
+  if (mv.t0 === null) return;
+  const now = performance.now();
+  // a run started or ended since the mouse-up (records, not the state now: a short run can start and end
+  // between two calls of this observer)
+  if (records.some(r => r.type === 'attributes' && r.attributeName === 'data-test-script-state')) mv.ran = true;
+  if (mv.t1 === null && answerShown()) mv.t1 = now;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (mv.t1 !== null && mv.t2 === null && mv.ran && app && app.getAttribute('data-test-script-state') !== 'running')
+    mv.t2 = now;
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true,
                       attributeFilter: ['data-test-script-state']});
 """
