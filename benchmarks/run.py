@@ -533,13 +533,13 @@ def render(results: dict, args) -> str:
 
 def kept_class_section(path: Path) -> str:
     """The class benchmark's section of ``path`` (``python -m mnistviz bench --class`` writes it between its
-    markers), so that rewriting the rest of the file keeps it."""
+    markers) and the notes written by hand after it, so that rewriting the rest of the file keeps them."""
     from benchmarks.classroom import SECTION_END, SECTION_START
 
     text = path.read_text() if path.exists() else ""
     if SECTION_START not in text or SECTION_END not in text:
         return ""
-    return "\n" + SECTION_START + text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
+    return "\n" + SECTION_START + text.split(SECTION_START, 1)[1].rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
