@@ -102,7 +102,8 @@ async def _answer_endpoint(request):
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
 
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:  # refused before the body is read
         return JSONResponse({"error": "the drawing is too large"}, status_code=413)
     status, reply = await run_in_threadpool(_reply, await request.body())
     return JSONResponse(reply, status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,7 +1,7 @@
-"""How the app's pages show the drawing canvas: its toolbar (undo, redo, clear) at all times, on phones
-too (the component shows it only while the mouse is over the canvas), and the section around it never
-dimmed while a stroke is read. Its own module, with nothing heavy imported, so the benchmark's floor page
-draws the same canvas as the app's pages."""
+"""How a page shows its drawing canvas: the Teach page's streamlit-drawable-canvas with its toolbar (undo,
+redo, clear) at all times, on phones too (the component shows it only while the mouse is over the canvas),
+and, for the Draw page's own canvas too, the section around it never dimmed while a stroke is read. Its own
+module, with nothing heavy imported, so the benchmark's floor page can use it."""
 
 from __future__ import annotations
 

@@ -40,7 +40,6 @@ export default function (component) {
       answer.querySelector(".mv-sure").textContent = sure;
       answer.classList.toggle("mv-empty", digit === "");
     };
-    st.show = show;
     const send = st.send = async () => {
       const seq = ++st.seq;
       if (st.strokes.length === 0) {
