@@ -35,7 +35,7 @@ export default function (component) {
       root.querySelector("[data-mv-undo]").disabled = st.strokes.length === 0;
       root.querySelector("[data-mv-redo]").disabled = st.undone.length === 0;
     };
-    const show = (digit, sure) => {
+    const show = st.show = (digit, sure) => {
       answer.querySelector(".mv-digit").textContent = digit;
       answer.querySelector(".mv-sure").textContent = sure;
       answer.classList.toggle("mv-empty", digit === "");
@@ -117,5 +117,8 @@ export default function (component) {
   st.width = data.width;
   const switched = st.model !== undefined && st.model !== data.model;
   st.model = data.model;
-  if (switched && st.strokes.length) st.send();  // another model now reads the drawing: ask it
+  if (switched && st.strokes.length) {  // another model now reads the drawing: ask it, showing no stale answer
+    st.show("", "");
+    st.send();
+  }
 }

@@ -3,8 +3,8 @@
 On release the canvas posts its picture to ``mnistviz.answer_route`` (with this session's token, which
 ``drawing_canvas`` registers with the session's model) and shows the prediction above itself; then it hands
 the drawing to the page, whose run redraws everything else. The answer thus skips the page's redraw. With
-no route (the floor benchmark page), a failed call, or an answer from a model that is no longer the active
-one, ``Drawing.answered`` is false and the page shows the answer itself.
+no route (the floor benchmark page) or a failed call, ``Drawing.answered`` is false and the page shows the
+answer itself. When another model is chosen, the canvas asks it again (the page shows no answer meanwhile).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ _canvas = st.components.v2.component("mnistviz_draw_canvas", html=HTML, css=CSS,
 
 @dataclass(frozen=True)
 class Drawing:
-    """What is on the canvas: its pixels ``(280, 280, 4)`` RGBA, and whether the canvas shows the answer of
-    the model it was given on this run (from the route)."""
+    """What is on the canvas: its pixels ``(280, 280, 4)`` RGBA, and whether the canvas answers it itself
+    (it shows the route's answer, or is asking the model it was given on this run)."""
     rgba: np.ndarray
     answered: bool
 
@@ -94,4 +94,7 @@ def drawing_canvas(model: Any | None, width: int, key: str,
         rgba = answer_route.decode_png(str(drawing["png"]))
     except answer_route.BadDrawing:
         return None
-    return Drawing(rgba, tag is not None and drawing.get("answered") == tag)
+    # Answered by another model (another was chosen in the sidebar since): the canvas asks this one the moment
+    # it gets this run's data, and its reply reruns the page. Until then it shows no answer; if the reply
+    # fails, ``answered`` comes back null and the page answers. So the page never shows a second answer.
+    return Drawing(rgba, tag is not None and drawing.get("answered") is not None)

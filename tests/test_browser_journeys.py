@@ -183,3 +183,39 @@ def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_u
         assert sidebar(a).get_by_text(re.compile(r"test digits match")).inner_text().startswith(f"{a_wrong:,} ")
     finally:
         a.close()
+
+
+def bars_digit(page) -> int:
+    """The digit with the highest bar in the Draw page's probabilities (drawn by the page's own run)."""
+    titles = page.locator(".mv-proba [title^='digit ']").evaluate_all("els => els.map(e => e.title)")
+    values = [float(t.split(": ")[1]) for t in titles]
+    return values.index(max(values))
+
+
+def test_choosing_another_model_re_asks_the_canvas_and_one_answer_shows(browser, app_url, screenshot_dir):
+    page, _ = train_in_the_lab(browser, app_url, f"b=1&f1=1&k1=3&u={random.randint(2, 4)}&do=0&bs=128")
+    tag = "() => document.querySelector('.mv-draw').__mv.model"  # the model the canvas was last given
+    try:
+        go(page, "Draw a digit")
+        open_folded(page, "What made it decide")  # its maps make the switch's full run slow, as a person has it
+        draw(page, vertical_stroke())
+        drawn_answer(page).wait_for(timeout=90_000)
+        wait_for_idle(page)
+        assert int(drawn_answer(page).inner_text()) == bars_digit(page)
+        lab_tag = page.evaluate(tag)
+
+        sidebar(page).get_by_test_id("stSelectbox").filter(has_text="Active model").click()
+        page.get_by_role("option", name="Default (pretrained)").click()
+        for _ in range(40):  # through the switch's run and the re-ask's: never a second answer on the page
+            assert metric_value(page, "Prediction").count() == 0, "the page showed its answer beside the canvas's"
+            page.wait_for_timeout(100)
+        wait_for_idle(page)
+        assert page.evaluate(tag) != lab_tag
+        assert drawn_answer(page).is_visible() and int(drawn_answer(page).inner_text()) == bars_digit(page) == 1
+        assert metric_value(page, "Prediction").count() == 0
+        assert page.get_by_test_id("stException").count() == 0
+    except Exception:
+        page.screenshot(path=str(screenshot_dir / "switch-failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
