@@ -12,6 +12,7 @@ Modules (each has one job; none imports streamlit):
 - ``evaluation``   accuracy, confusion matrix, per-class accuracy.
 - ``preprocess``   a canvas drawing or photo → the 28×28 MNIST-style input.
 - ``answer_route`` the ``POST /api/answer`` route: a drawing's prediction right after the stroke.
+- ``canvas_reading`` a canvas drawing decoded, preprocessed and passed forward once (route and page share it).
 - ``convarith``    plain NumPy convolution and pooling, small enough to read every number.
 
 TensorFlow is imported lazily by the modules that need it; importing this package is cheap.

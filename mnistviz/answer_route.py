@@ -14,14 +14,13 @@ answers instead.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 import threading
 import weakref
 from collections import OrderedDict
 from typing import Any
+
+from mnistviz import canvas_reading
 
 PATH = "/api/answer"
 MAX_BODY_BYTES = 1_000_000  # a 280×280 canvas as PNG is 2-20 kB
@@ -29,10 +28,6 @@ MAX_SESSIONS = 5_000  # tokens remembered (the oldest forgotten first); each is 
 
 _models: "OrderedDict[str, weakref.ref]" = OrderedDict()
 _lock = threading.Lock()
-
-
-class BadDrawing(ValueError):
-    """The posted picture cannot be read as an image."""
 
 
 def register(token: str, model: Any) -> None:
@@ -51,31 +46,13 @@ def model_for(token: str) -> Any | None:
     return None if ref is None else ref()
 
 
-def decode_png(data_url: str) -> "np.ndarray":
-    """A canvas' ``data:image/png;base64,…`` (or bare base64) → its RGBA pixels ``(H, W, 4)`` uint8."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        raw = base64.b64decode(data_url.split(",", 1)[-1], validate=True)
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.width * img.height > 4_000_000:
-                raise BadDrawing("the picture is too large")
-            return np.asarray(img.convert("RGBA"))
-    except (binascii.Error, UnidentifiedImageError, OSError) as exc:
-        raise BadDrawing("the picture could not be read") from exc
-
-
-def answer(model: Any, rgba: "np.ndarray") -> dict:
-    """A white-on-black canvas picture → ``{"digit": d, "sure": "NN% sure"}`` by the same steps as the
-    page (``preprocess_image``, then ``model``); ``digit`` is ``None`` when nothing is drawn."""
-    from mnistviz import activations
-    from mnistviz.preprocess import preprocess_image
-
-    r = preprocess_image(rgba, polarity="white-on-black")
-    if r.blank:
+def answer(model: Any, png: str) -> dict:
+    """A canvas' PNG data URL → ``{"digit": d, "sure": "NN% sure"}``: the page's own reading of it
+    (``canvas_reading.read_drawing``, which the page's run then reuses); ``digit`` is ``None`` when nothing
+    is drawn. Raises ``canvas_reading.BadDrawing`` for a picture that cannot be read."""
+    proba = canvas_reading.read_drawing(model, png).proba
+    if proba is None:
         return {"digit": None, "sure": ""}
-    proba = activations.stages(model, r.image)[-1].array.reshape(-1)  # the page's own forward pass
     digit = int(proba.argmax())
     return {"digit": digit, "sure": f"{proba[digit]:.0%} sure"}
 
@@ -93,8 +70,8 @@ def _reply(body: bytes) -> tuple[int, dict]:
     if model is None:
         return 404, {"error": "unknown session: the page answers instead"}
     try:
-        return 200, answer(model, decode_png(png))
-    except BadDrawing as exc:
+        return 200, answer(model, png)
+    except canvas_reading.BadDrawing as exc:
         return 400, {"error": str(exc)}
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import streamlit as st
 
 from mnistviz import answer_route
@@ -68,9 +67,10 @@ _canvas = st.components.v2.component("mnistviz_draw_canvas", html=HTML, css=CSS,
 
 @dataclass(frozen=True)
 class Drawing:
-    """What is on the canvas: its pixels ``(280, 280, 4)`` RGBA, and whether the canvas answers it itself
-    (it shows the route's answer, or is asking the model it was given on this run)."""
-    rgba: np.ndarray
+    """What is on the canvas: its picture as a PNG data URL (280×280, white on black; read it with
+    ``canvas_reading.read_drawing``), and whether the canvas answers it itself (it shows the route's answer,
+    or is asking the model it was given on this run)."""
+    png: str
     answered: bool
 
 
@@ -90,11 +90,7 @@ def drawing_canvas(model: Any | None, width: int, key: str,
     drawing = value.get("drawing") if value is not None else None
     if not isinstance(drawing, dict) or not drawing.get("png"):
         return None
-    try:
-        rgba = answer_route.decode_png(str(drawing["png"]))
-    except answer_route.BadDrawing:
-        return None
     # Answered by another model (another was chosen in the sidebar since): the canvas asks this one the moment
     # it gets this run's data, and its reply reruns the page. Until then it shows no answer; if the reply
     # fails, ``answered`` comes back null and the page answers. So the page never shows a second answer.
-    return Drawing(rgba, tag is not None and drawing.get("answered") is not None)
+    return Drawing(str(drawing["png"]), tag is not None and drawing.get("answered") is not None)

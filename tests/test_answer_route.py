@@ -4,32 +4,22 @@ The Draw page's browser tests read every prediction through it."""
 
 from __future__ import annotations
 
-import base64
 import gc
-import io
 import json
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-from mnistviz import activations, answer_route
+from canvas_pictures import data_url, drawn
+from mnistviz import activations, answer_route, canvas_reading
 from mnistviz.preprocess import preprocess_image
 
 
 def canvas_png(shape: str) -> str:
-    """A 280×280 black canvas with a white digit as the Draw page's canvas posts it (a PNG data URL)."""
-    img = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    pen = ImageDraw.Draw(img)
-    if shape == "one":
-        pen.line([(140, 50), (140, 230)], fill="white", width=20)
-    elif shape == "zero":
-        pen.ellipse([80, 40, 200, 240], outline="white", width=20)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    """A digit as the Draw page's canvas posts it (a PNG data URL)."""
+    return data_url(drawn(shape))
 
 
 def always(digit: int):
@@ -48,10 +38,10 @@ def body(token: str, png: str) -> bytes:
 
 def test_the_answer_is_the_pages_answer(model):
     for shape, digit in (("one", 1), ("zero", 0)):
-        rgba = answer_route.decode_png(canvas_png(shape))
+        rgba = canvas_reading.decode_png(canvas_png(shape))
         assert rgba.shape == (280, 280, 4) and rgba.dtype == np.uint8
         page = activations.probabilities(model, preprocess_image(rgba, polarity="white-on-black").image).reshape(-1)
-        got = answer_route.answer(model, rgba)
+        got = answer_route.answer(model, canvas_png(shape))
         assert got == {"digit": digit, "sure": f"{page[digit]:.0%} sure"} and int(page.argmax()) == digit
 
 
@@ -73,19 +63,15 @@ def test_each_session_is_answered_by_its_own_model(model):
 
 def test_blank_and_bad_requests_get_a_clear_reply(model):
     answer_route.register("session-c", model)
-    blank = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    buf = io.BytesIO()
-    blank.save(buf, format="PNG")
-    empty = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    assert answer_route._reply(body("session-c", empty)) == (200, {"digit": None, "sure": ""})
+    assert answer_route._reply(body("session-c", canvas_png("blank"))) == (200, {"digit": None, "sure": ""})
     assert answer_route._reply(b"not json")[0] == 400
     assert answer_route._reply(json.dumps({"token": "session-c"}).encode())[0] == 400
     status, reply = answer_route._reply(body("session-c", "data:image/png;base64,aGVsbG8="))  # "hello"
     assert status == 400 and reply == {"error": "the picture could not be read"}
     status, reply = answer_route._reply(b" " * (answer_route.MAX_BODY_BYTES + 1))
     assert status == 413 and "too large" in reply["error"]
-    with pytest.raises(answer_route.BadDrawing):
-        answer_route.decode_png("not base64 at all!")
+    with pytest.raises(canvas_reading.BadDrawing):
+        canvas_reading.decode_png("not base64 at all!")
 
 
 def test_tokens_are_forgotten_oldest_first(model, monkeypatch):

@@ -3,22 +3,19 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from canvas_pictures import data_url, drawn
 from mnistviz import activations
 from mnistviz.preprocess import preprocess_image
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/draw.py"
-SIDE = 280
 
 
 def canvas_state(picture: np.ndarray | None) -> dict:
@@ -27,30 +24,7 @@ def canvas_state(picture: np.ndarray | None) -> dict:
     route (none here: AppTest has no browser); ``None`` once cleared. Only this helper knows the format."""
     if picture is None or not np.asarray(picture)[..., :3].any():
         return {"drawing": None}
-    buf = io.BytesIO()
-    Image.fromarray(picture, mode="RGBA").save(buf, format="PNG")
-    return {"drawing": {"png": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
-                        "seq": 1, "answered": None}}
-
-
-def drawn(shape: str) -> np.ndarray:
-    """A black 280×280 RGBA canvas with white strokes, as the canvas sends it."""
-    img = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 255))
-    pen = ImageDraw.Draw(img)
-    if shape == "one":
-        pen.line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=20)
-    elif shape == "zero":
-        pen.ellipse([80, 40, 200, 240], outline=(255, 255, 255, 255), width=20)
-    elif shape == "seven":
-        pen.line([(70, 50), (210, 50), (120, 240)], fill=(255, 255, 255, 255), width=20)
-    elif shape == "x":
-        pen.line([(60, 60), (220, 220)], fill=(255, 255, 255, 255), width=20)
-        pen.line([(220, 60), (60, 220)], fill=(255, 255, 255, 255), width=20)
-    elif shape == "dot":
-        pen.ellipse([135, 135, 147, 147], fill=(255, 255, 255, 255))
-    elif shape != "blank":
-        raise ValueError(shape)
-    return np.asarray(img)
+    return {"drawing": {"png": data_url(picture), "seq": 1, "answered": None}}
 
 
 @pytest.fixture()
@@ -111,6 +85,27 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     page.switch_page("pages/stage_conv.py").run()
     assert not page.exception
     assert page.session_state["input_kind"] == "drawing"  # the walkthrough follows the drawing
+
+
+def test_a_stroke_the_route_answered_is_not_read_again_by_its_page_run(page, monkeypatch):
+    """The canvas posts a stroke to the answer route, then hands it to the page: the page's run reuses the
+    route's reading (one decoding, preprocessing and forward pass per stroke, not two)."""
+    from mnistviz import answer_route, canvas_reading
+    from pages.draw_canvas import TOKEN
+
+    seven = data_url(drawn("seven"))
+    status, reply = answer_route._reply(json.dumps({"token": page.session_state[TOKEN], "png": seven}).encode())
+    assert status == 200
+    real, calls = canvas_reading.preprocess_image, []
+    monkeypatch.setattr(canvas_reading, "preprocess_image", lambda *a, **k: calls.append(1) or real(*a, **k))
+    page.session_state["canvas"] = {"drawing": {"png": seven, "seq": 1, "answered": None}}
+    page.run()
+    assert not page.exception and calls == []
+    assert metric(page, "Prediction").value == str(reply["digit"])
+    # a picture the route never saw (nor any other test: readings are kept per model) is read by the page
+    page.session_state["canvas"] = canvas_state(np.roll(drawn("one"), 13, axis=1))
+    page.run()
+    assert calls == [1] and metric(page, "Prediction").value == "1"
 
 
 def test_single_dot_warns(page):
