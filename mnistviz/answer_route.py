@@ -79,10 +79,16 @@ async def _answer_endpoint(request):
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
 
+    too_large = JSONResponse({"error": "the drawing is too large"}, status_code=413)
     declared = request.headers.get("content-length") or "0"
     if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:  # refused before the body is read
-        return JSONResponse({"error": "the drawing is too large"}, status_code=413)
-    status, reply = await run_in_threadpool(_reply, await request.body())
+        return too_large
+    body = bytearray()
+    async for chunk in request.stream():  # a chunked body has no length to check first: stop reading at the cap
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return too_large
+    status, reply = await run_in_threadpool(_reply, bytes(body))
     return JSONResponse(reply, status_code=status, headers={"Cache-Control": "no-store"})
 
 

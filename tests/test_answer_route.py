@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import socket
 import urllib.error
 import urllib.request
 
@@ -87,7 +88,8 @@ def test_tokens_are_forgotten_oldest_first(model, monkeypatch):
 @pytest.mark.browser
 def test_streamlit_run_app_serves_the_route(app_url):
     """``streamlit run app.py`` mounts the route next to the app (st.App in app.py)."""
-    def post(data: bytes) -> tuple[int, dict]:
+    def post(data) -> tuple[int, dict]:
+        """POST ``data`` (bytes, or an iterator of bytes: sent chunked) to the route."""
         req = urllib.request.Request(f"{app_url}{answer_route.PATH}", data=data, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
@@ -99,5 +101,16 @@ def test_streamlit_run_app_serves_the_route(app_url):
     assert post(body("nobody-has-this-token", canvas_png("one"))) == (
         404, {"error": "unknown session: the page answers instead"})
     assert post(b"{")[0] == 400
+    # a chunked body (no Content-Length to refuse it by) is read only up to the cap: this one never ends, and a
+    # server reading it whole would never answer
+    assert post(iter([body("nobody-has-this-token", canvas_png("one"))]))[0] == 404
+    host, port = app_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(f"POST {answer_route.PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        chunk = b" " * 100_000
+        for _ in range(12):
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        assert conn.recv(4096).startswith(b"HTTP/1.1 413")
     with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=30) as r:  # the app is still served beside it
         assert r.status == 200

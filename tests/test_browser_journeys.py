@@ -163,7 +163,40 @@ def test_a_folded_section_left_open_on_draw_is_open_on_return(browser, app_url):
         page.close()
 
 
-def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_url):
+def bars_digit(page) -> int:
+    """The digit with the highest bar in the Draw page's probabilities (drawn by the page's own run)."""
+    titles = page.locator(".mv-proba [title^='digit ']").evaluate_all("els => els.map(e => e.title)")
+    values = [float(t.split(": ")[1]) for t in titles]
+    return values.index(max(values))
+
+
+def switching_models_re_asks_the_canvas(page) -> None:
+    """On the Draw page with a lab model active: draw, then choose the default model in the sidebar. The canvas
+    asks the new model again, and the page never shows a second answer beside the canvas's."""
+    tag = "() => document.querySelector('.mv-draw').__mv.model"  # the model the canvas was last given
+    go(page, "Draw a digit")
+    open_folded(page, "What made it decide")  # its maps make the switch's full run slow, as a person has it
+    draw(page, vertical_stroke())
+    drawn_answer(page).wait_for(timeout=90_000)
+    wait_for_idle(page)
+    assert int(drawn_answer(page).inner_text()) == bars_digit(page)
+    lab_tag = page.evaluate(tag)
+
+    sidebar(page).get_by_test_id("stSelectbox").filter(has_text="Active model").click()
+    page.get_by_role("option", name="Default (pretrained)").click()
+    for _ in range(40):  # through the switch's run and the re-ask's: never a second answer on the page
+        assert metric_value(page, "Prediction").count() == 0, "the page showed its answer beside the canvas's"
+        page.wait_for_timeout(100)
+    wait_for_idle(page)
+    assert page.evaluate(tag) != lab_tag
+    assert drawn_answer(page).is_visible() and int(drawn_answer(page).inner_text()) == bars_digit(page) == 1
+    assert metric_value(page, "Prediction").count() == 0
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_url, screenshot_dir):
+    """Two sessions each train a different "Lab run 1" and see its own mistakes; then b draws with its run 1
+    and chooses the default model (one lab run serves both checks: a training costs ~10 s here)."""
     # Different architectures (and random sizes, so neither run is already in the model store).
     a_query = f"b=1&f1={random.randint(10, 16)}&k1=3&u={random.randint(40, 90)}&do=0&bs=128"
     b_query = f"b=1&f1=1&k1=3&u={random.randint(2, 4)}&do=0&bs=128"
@@ -177,45 +210,13 @@ def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_u
             chosen = sidebar(b).get_by_test_id("stSelectbox").first.evaluate(  # shown as text or in an <input>
                 "e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
             assert "Lab run 1" in chosen
+            switching_models_re_asks_the_canvas(b)  # b's tiny run 1 reads drawings its own way
+        except Exception:
+            b.screenshot(path=str(screenshot_dir / "journey-run-1-failure.png"), full_page=True)
+            raise
         finally:
             b.close()
         go(a, "1 · Data", via="next")
         assert sidebar(a).get_by_text(re.compile(r"test digits match")).inner_text().startswith(f"{a_wrong:,} ")
     finally:
         a.close()
-
-
-def bars_digit(page) -> int:
-    """The digit with the highest bar in the Draw page's probabilities (drawn by the page's own run)."""
-    titles = page.locator(".mv-proba [title^='digit ']").evaluate_all("els => els.map(e => e.title)")
-    values = [float(t.split(": ")[1]) for t in titles]
-    return values.index(max(values))
-
-
-def test_choosing_another_model_re_asks_the_canvas_and_one_answer_shows(browser, app_url, screenshot_dir):
-    page, _ = train_in_the_lab(browser, app_url, f"b=1&f1=1&k1=3&u={random.randint(2, 4)}&do=0&bs=128")
-    tag = "() => document.querySelector('.mv-draw').__mv.model"  # the model the canvas was last given
-    try:
-        go(page, "Draw a digit")
-        open_folded(page, "What made it decide")  # its maps make the switch's full run slow, as a person has it
-        draw(page, vertical_stroke())
-        drawn_answer(page).wait_for(timeout=90_000)
-        wait_for_idle(page)
-        assert int(drawn_answer(page).inner_text()) == bars_digit(page)
-        lab_tag = page.evaluate(tag)
-
-        sidebar(page).get_by_test_id("stSelectbox").filter(has_text="Active model").click()
-        page.get_by_role("option", name="Default (pretrained)").click()
-        for _ in range(40):  # through the switch's run and the re-ask's: never a second answer on the page
-            assert metric_value(page, "Prediction").count() == 0, "the page showed its answer beside the canvas's"
-            page.wait_for_timeout(100)
-        wait_for_idle(page)
-        assert page.evaluate(tag) != lab_tag
-        assert drawn_answer(page).is_visible() and int(drawn_answer(page).inner_text()) == bars_digit(page) == 1
-        assert metric_value(page, "Prediction").count() == 0
-        assert page.get_by_test_id("stException").count() == 0
-    except Exception:
-        page.screenshot(path=str(screenshot_dir / "switch-failure.png"), full_page=True)
-        raise
-    finally:
-        page.close()
