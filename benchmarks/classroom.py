@@ -57,22 +57,11 @@ MD_OUT = ROOT / "BENCHMARKS.md"
 SECTION_START, SECTION_END = "<!-- class benchmark: start -->", "<!-- class benchmark: end -->"
 CLK = os.sysconf("SC_CLK_TCK")
 
-# The answer once the timing hook has stopped its clock (else null): the digit the Draw page's canvas shows, or
-# a page's "Prediction" metric (the floor page, or the Draw page when its answer route could not answer).
-ANSWER_JS = """() => {
-  if (!window.__mv || window.__mv.t1 === null) return null;
-  const fast = document.querySelector('[data-mv-answer]:not(.mv-empty) .mv-digit');
-  if (fast && fast.textContent.trim() !== '') return {ms: window.__mv.t1 - window.__mv.t0, value: fast.textContent.trim()};
-  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-    const label = m.querySelector('[data-testid="stMetricLabel"]');
-    const value = m.querySelector('[data-testid="stMetricValue"]');
-    if (label && value && label.textContent.trim() === 'Prediction')
-      return {ms: window.__mv.t1 - window.__mv.t0, value: value.textContent.trim()};
-  }
-  return {ms: window.__mv.t1 - window.__mv.t0, value: ''};
-}"""
-NO_ANSWER_JS = """() => ![...document.querySelectorAll('[data-testid="stMetricLabel"]')]
-    .some(e => e.textContent.trim() === 'Prediction') && !document.querySelector('[data-mv-answer]:not(.mv-empty)')"""
+# The answer once the timing hook (TIMING_JS) has stopped its clock, else null; and whether no answer shows
+# (after a clear). TIMING_JS's window.__mvAnswer says what counts as an answer on either page.
+ANSWER_JS = """() => (!window.__mv || window.__mv.t1 === null) ? null
+    : {ms: window.__mv.t1 - window.__mv.t0, value: window.__mvAnswer() ?? ''}"""
+NO_ANSWER_JS = "() => window.__mvAnswer() === null"
 LAB_STATE_JS = """() => ({
   progress: [...document.querySelectorAll('[data-testid="stProgress"]')].map(e => e.innerText).join(' '),
   results: [...document.querySelectorAll('h1, h2, h3')].some(h => h.textContent.includes('Results of run')),

@@ -45,15 +45,18 @@ window.__mv = {t0: null, t1: null, t2: null, ran: false};
 window.addEventListener('mouseup', () => {
   Object.assign(window.__mv, {t0: performance.now(), t1: null, t2: null, ran: false});
 }, true);
-const answerShown = () => {
+// The answer on screen, or null: the digit the Draw page's canvas shows, else a page's "Prediction" metric (the
+// floor page, or the Draw page when its answer route could not answer). The class benchmark reads it too.
+window.__mvAnswer = () => {
   const fast = document.querySelector('[data-mv-answer]:not(.mv-empty) .mv-digit');
-  if (fast && fast.textContent.trim() !== '') return true;
+  if (fast && fast.textContent.trim() !== '') return fast.textContent.trim();
   for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
     const label = m.querySelector('[data-testid="stMetricLabel"]');
     const value = m.querySelector('[data-testid="stMetricValue"]');
-    if (label && value && label.textContent.trim() === 'Prediction' && value.textContent.trim() !== '') return true;
+    if (label && value && label.textContent.trim() === 'Prediction' && value.textContent.trim() !== '')
+      return value.textContent.trim();
   }
-  return false;
+  return null;
 };
 new MutationObserver(records => {
   const mv = window.__mv;
@@ -62,7 +65,7 @@ new MutationObserver(records => {
   // a run started or ended since the mouse-up (records, not the state now: a short run can start and end
   // between two calls of this observer)
   if (records.some(r => r.type === 'attributes' && r.attributeName === 'data-test-script-state')) mv.ran = true;
-  if (mv.t1 === null && answerShown()) mv.t1 = now;
+  if (mv.t1 === null && window.__mvAnswer() !== null) mv.t1 = now;
   const app = document.querySelector('[data-testid="stApp"]');
   if (mv.t1 !== null && mv.t2 === null && mv.ran && app && app.getAttribute('data-test-script-state') !== 'running')
     mv.t2 = now;
