@@ -163,11 +163,12 @@ def test_a_folded_section_left_open_on_draw_is_open_on_return(browser, app_url):
         page.close()
 
 
-def bars_digit(page) -> int:
-    """The digit with the highest bar in the Draw page's probabilities (drawn by the page's own run)."""
+def tops_the_bars(page, digit: str) -> bool:
+    """Whether ``digit``'s bar is (one of) the highest in the Draw page's probabilities (drawn by the page's own
+    run; the bars show four decimals, so a tiny model's near-even answer may tie)."""
     titles = page.locator(".mv-proba [title^='digit ']").evaluate_all("els => els.map(e => e.title)")
     values = [float(t.split(": ")[1]) for t in titles]
-    return values.index(max(values))
+    return values[int(digit)] == max(values)
 
 
 def switching_models_re_asks_the_canvas(page) -> None:
@@ -179,7 +180,7 @@ def switching_models_re_asks_the_canvas(page) -> None:
     draw(page, vertical_stroke())
     drawn_answer(page).wait_for(timeout=90_000)
     wait_for_idle(page)
-    assert int(drawn_answer(page).inner_text()) == bars_digit(page)
+    assert tops_the_bars(page, drawn_answer(page).inner_text())
     lab_tag = page.evaluate(tag)
 
     sidebar(page).get_by_test_id("stSelectbox").filter(has_text="Active model").click()
@@ -189,7 +190,7 @@ def switching_models_re_asks_the_canvas(page) -> None:
         page.wait_for_timeout(100)
     wait_for_idle(page)
     assert page.evaluate(tag) != lab_tag
-    assert drawn_answer(page).is_visible() and int(drawn_answer(page).inner_text()) == bars_digit(page) == 1
+    assert drawn_answer(page).is_visible() and drawn_answer(page).inner_text() == "1" and tops_the_bars(page, "1")
     assert metric_value(page, "Prediction").count() == 0
     assert page.get_by_test_id("stException").count() == 0
 
