@@ -93,12 +93,13 @@ def test_a_stroke_the_route_answered_is_not_read_again_by_its_page_run(page, mon
     from mnistviz import answer_route, canvas_reading
     from pages.draw_canvas import TOKEN
 
-    seven = data_url(drawn("seven"))
+    state = canvas_state(drawn("seven"))
+    seven = state["drawing"]["png"]
     status, reply = answer_route._reply(json.dumps({"token": page.session_state[TOKEN], "png": seven}).encode())
     assert status == 200
     real, calls = canvas_reading.preprocess_image, []
     monkeypatch.setattr(canvas_reading, "preprocess_image", lambda *a, **k: calls.append(1) or real(*a, **k))
-    page.session_state["canvas"] = {"drawing": {"png": seven, "seq": 1, "answered": None}}
+    page.session_state["canvas"] = state
     page.run()
     assert not page.exception and calls == []
     assert metric(page, "Prediction").value == str(reply["digit"])
