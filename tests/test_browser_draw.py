@@ -100,8 +100,9 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-network'])[0].every((s, i) => s !== blank[i])",
                                arg=blank[1], timeout=60_000)
         expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_be_visible(timeout=60_000)
-        assert page.evaluate("() => [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')]"
-                             ".every(i => i.complete && i.naturalWidth > 0)")
+        # every picture loads (a /media image may still be on its way when its caption shows)
+        page.wait_for_function("() => [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)
         # leaving the page with the sections on screen: the probe's last word comes with the page switch
         page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution").click()
