@@ -68,7 +68,7 @@ STAGES: tuple[Lesson, ...] = tuple(lesson for lesson in LESSONS if lesson.stage)
 OVERVIEW = LESSONS[2]
 # The files in pages/ that are not pages: the modules the pages share.
 PAGE_HELPERS = ("pages/__init__.py", "pages/shared.py", "pages/components.py", "pages/canvas_toolbar.py",
-                "pages/draw_canvas.py", "pages/on_screen.py", "pages/static_part.py")
+                "pages/draw_canvas.py", "pages/fragment_rerun.py", "pages/on_screen.py", "pages/static_part.py")
 
 
 def available_lessons(redis: bool) -> tuple[Lesson, ...]:

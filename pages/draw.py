@@ -11,13 +11,13 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
 from streamlit.delta_generator import DeltaGenerator
-from streamlit.errors import StreamlitAPIException
 
 from mnistviz import activations, attribution, canvas_reading, figures, lessons
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file
 from pages.canvas_toolbar import never_dims
 from pages.components import handwriting
 from pages.draw_canvas import drawing_canvas
+from pages.fragment_rerun import rerun_fragments
 from pages.on_screen import hide_on_screen_probe, on_screen, shown_sections
 from pages.shared import active_model, digit_map, freeze_after_run, use_drawing
 from pages.static_part import static_part
@@ -86,21 +86,11 @@ def input_controls() -> tuple[str, int]:
     return source, width
 
 
-def _rerun_fragments(*keys: str) -> None:
-    """Rerun just these fragments of the Draw page (from a callback). A change that comes with a switch to
-    another page (the probe sees the sections go as the page goes) finds no such fragment: then the page
-    switch's own run is the right one."""
-    try:
-        st.rerun(scope=list(keys))
-    except StreamlitAPIException:
-        return
-
-
 def _stroke_reruns() -> None:
     """A stroke, a clear or an upload reruns the stroke's fragment; with a section below on screen, that
     section's fragment too (after it, so it shows what the stroke's fragment read)."""
     if shown_sections(PROBE):
-        _rerun_fragments(LIVE_FRAGMENT, SECTIONS_FRAGMENT)
+        rerun_fragments(LIVE_FRAGMENT, SECTIONS_FRAGMENT)
 
 
 def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None, list[activations.Stage] | None, bool]:
@@ -407,7 +397,7 @@ def _sections_scrolled() -> None:
     """The probe saw a section come on (or go off) the screen: with a drawing on the canvas, rerun the
     sections' fragment to fill what now shows; with none, their empty pictures are right already."""
     if st.session_state.get(VIEW) is not None:
-        _rerun_fragments(SECTIONS_FRAGMENT)
+        rerun_fragments(SECTIONS_FRAGMENT)
 
 
 @st.fragment
