@@ -3,6 +3,7 @@ what made it decide, and how the answer moves when the drawing is nudged."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -33,8 +34,7 @@ MAPS_PER_ROW = 4  # stages side by side in one row of the network's view (one pi
 STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
 LIVE = "draw-live"  # the canvas and everything a stroke rewrites: never dimmed while a stroke is read
 LIVE_FRAGMENT = "draw-stroke"  # the fragment that reruns at each stroke (``live``)
-SECTIONS_FRAGMENT = "draw-sections"  # the one that fills the steps and the network's view (``sections``)
-VIEW = "draw_view"  # session key: the drawing on the canvas now, preprocessed, with its stages (None: blank)
+DRAWN = "draw_drawn"  # session key: whether the canvas (or an upload) holds a digit now
 STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
                  "4 · Centred in 28×28: the model's input")
 # The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
@@ -86,20 +86,13 @@ def input_controls() -> tuple[str, int]:
     return source, width
 
 
-def _stroke_reruns() -> None:
-    """A stroke, a clear or an upload reruns the stroke's fragment; with a section below on screen, that
-    section's fragment too (after it, so it shows what the stroke's fragment read)."""
-    if shown_sections(PROBE):
-        rerun_fragments(LIVE_FRAGMENT, SECTIONS_FRAGMENT)
-
-
 def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None, list[activations.Stage] | None, bool]:
     """The canvas (or an upload), preprocessed (``None`` when there is nothing usable yet); each layer's output
     when already worked out (the canvas's drawing, read once for the answer route and this run); and whether
     the canvas already shows the answer (it asks the answer route as the stroke ends; the page answers an
     upload, or a drawing the route could not answer)."""
     if source == "Draw":
-        drawing = drawing_canvas(model, width, key="canvas", on_change=_stroke_reruns)
+        drawing = drawing_canvas(model, width, key="canvas")
         if drawing is None:
             return None, None, False
         try:
@@ -109,7 +102,7 @@ def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None,
         return reading.result, reading.stages, drawing.answered
     # No ``type=`` filter: the browser would refuse other files itself, list them beside the file in use
     # and never tell the page. This way each file replaces the last, and a bad one gets one sentence here.
-    upload = st.file_uploader("A PNG or JPEG of one digit", key="upload", on_change=_stroke_reruns,
+    upload = st.file_uploader("A PNG or JPEG of one digit", key="upload",
                               help="A photo of a digit on paper works: dark ink on light or grey paper is "
                                    "inverted, and uneven light is evened out, automatically.")
     if upload is None:
@@ -127,9 +120,8 @@ def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None,
 @dataclass
 class Slots:
     """Where a stroke writes. The page lays out the controls, headings, captions and lesson links once per
-    full run; a stroke (a rerun of ``live``, and of ``sections`` while they show) rewrites just the canvas,
-    the answer, the numbers and the pictures in these containers: fewer elements for the server to send and
-    the browser to redraw."""
+    full run; a stroke (a rerun of ``live``) rewrites just the canvas, the answer, the numbers and the
+    pictures in these containers: fewer elements for the server to send and the browser to redraw."""
     answer: DeltaGenerator  # the prediction, above the canvas
     drawing: DeltaGenerator  # the canvas (or the uploader)
     notes: DeltaGenerator  # the prompt, or warnings about the drawing
@@ -154,22 +146,30 @@ def steps_section() -> DeltaGenerator:
         return st.container()
 
 
-def steps_html(strip: np.ndarray, captions: tuple[str, ...]) -> str:
-    """The four steps' picture with a caption under each, as one piece of HTML."""
-    return figures.captioned_strip_html(strip, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
-                                        alt="The four preprocessing steps, left to right")
+def steps_html(pictures: list[np.ndarray | None], captions: tuple[str, ...]) -> str:
+    """The four steps' pictures, each in its square with a caption under it, as one piece of HTML."""
+    return figures.captioned_squares_html(pictures, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
+                                          alt="A preprocessing step", blank=BLANK_GREY)
 
 
-@st.cache_resource(show_spinner=False)
+@functools.cache  # for this run of the page and its fragment's reruns, as _blank_networks
 def blank_steps_html() -> str:
     """The four empty squares shown before anything is drawn (and while the section is off screen)."""
-    blank = np.full((STEP_SIDE, STEP_SIDE), BLANK_GREY, np.uint8)
-    return steps_html(figures.side_by_side([blank] * 4, gap=STEP_GAP), STEP_CAPTIONS)
+    return steps_html([None] * 4, STEP_CAPTIONS)
+
+
+def step_picture(a: np.ndarray) -> np.ndarray:
+    """A step's image in [0, 1] → uint8 at its own size (the browser blows it up), or shrunk by area averaging
+    to fit a ``STEP_SIDE`` square when bigger: the canvas's 280×280 is sent at the 140×140 it shows."""
+    img = Image.fromarray(np.clip(np.rint(np.asarray(a, np.float32) * 255), 0, 255).astype(np.uint8))
+    if max(img.size) > STEP_SIDE:
+        img = ImageOps.contain(img, (STEP_SIDE, STEP_SIDE), Image.Resampling.BOX)
+    return np.asarray(img)
 
 
 def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
-    """The four steps of the drawing (empty squares when ``r`` is ``None``): ONE picture with its captions,
-    one element, never wider than the four squares side by side."""
+    """The four steps of the drawing (empty squares when ``r`` is ``None``), with their captions: one element,
+    never wider than the four squares side by side."""
     if r is None:
         slot.html(blank_steps_html())
         return
@@ -177,8 +177,7 @@ def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
     fh, fw = r.fitted.shape
     captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
                 f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
-    squares = [pixels(img) for img in (r.raw, r.cropped, r.fitted, r.image)]
-    slot.html(steps_html(figures.side_by_side(squares, gap=STEP_GAP), captions))
+    slot.html(steps_html([step_picture(img) for img in (r.raw, r.cropped, r.fitted, r.image)], captions))
 
 
 def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
@@ -245,49 +244,59 @@ def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerato
     return rows, dense
 
 
-def row_png(row: list[activations.Stage], drawn: bool) -> bytes:
-    """One row of up to four stages' feature maps as ONE palette picture (empty cells when not ``drawn``)."""
+def row_html(row: list[activations.Stage], drawn: bool) -> str:
+    """One row of up to four stages' feature maps, each stage's mosaic a small palette picture the browser
+    blows up to its column (empty cells when not ``drawn``; a short row keeps its columns' widths)."""
     mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
-    # a short row keeps its columns' widths
-    mosaics += [np.full((1, MAP_STRIP_WIDTH), figures.PALETTE_WHITE, np.uint8)] * (MAPS_PER_ROW - len(row))
-    strip = figures.side_by_side(mosaics, width=MAP_STRIP_WIDTH, gap=MAP_STRIP_GAP, fill=figures.PALETTE_WHITE)
-    return figures.png_bytes(strip, palette=figures.VIRIDIS_PALETTE)
+    alts = [f"{s.name}: {s.shape[-1]} feature maps" for s in row]
+    pad = MAPS_PER_ROW - len(row)
+    return figures.pixel_row_html(mosaics + [None] * pad, figures.VIRIDIS_PALETTE, alts=alts + [""] * pad,
+                                  width=MAPS_PER_ROW * MAP_STRIP_WIDTH + (MAPS_PER_ROW - 1) * MAP_STRIP_GAP,
+                                  gap=MAP_STRIP_GAP)
 
 
-def dense_png(s: activations.Stage, drawn: bool) -> bytes:
-    """A dense layer's units as a 1:4 strip of squares (empty cells when not ``drawn``)."""
+def dense_html(s: activations.Stage, drawn: bool) -> str:
+    """A dense layer's units as a 1:4 strip of squares, with its size under it (empty cells, and no count of
+    active units, when not ``drawn``)."""
     v = s.array[0]
     side = int(np.ceil(np.sqrt(len(v) / 4)))
     grid = np.full(side * side * 4, np.nan, np.float32)
     grid[:len(v)] = v
     units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
-    return figures.png_bytes(np.repeat(np.repeat(units, 6, axis=0), 6, axis=1), palette=figures.VIRIDIS_PALETTE)
+    active = f", {int((v > 0).sum()):,} active" if drawn else ""
+    return figures.pixel_row_html([units], figures.VIRIDIS_PALETTE, width=1, gap=0, alts=[f"{s.name}'s units"],
+                                  caption=f"{s.name}: {len(v):,} units{active} (one square each)")
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def blank_network(layout: str, _stages: list[activations.Stage]) -> tuple[list[bytes], list[bytes]]:
-    """The network's pictures with empty cells: built once per architecture, keyed by ``layout`` (the stages'
-    names, kinds and shapes, which are all these pictures depend on; a string is quick to hash)."""
-    stages = [activations.Stage(s.name, s.kind, s.shape, np.zeros(s.shape, np.float32)) for s in _stages]
-    return [row_png(row, False) for row in map_rows(stages)], [dense_png(s, False) for s in dense_stages(stages)]
+# layout → the network's empty pictures. A dict of this run of the page: the strokes' runs of its fragment reuse
+# it, the next full run starts another (st.cache_resource's bookkeeping cost more than the lookup, at every stroke).
+_blank_networks: dict[str, tuple[list[str], list[str]]] = {}
+
+
+def blank_network(stages: list[activations.Stage]) -> tuple[list[str], list[str]]:
+    """The network's pictures with empty cells, keyed by the stages' names, kinds and shapes (all they depend
+    on): built at the first stroke's run after a full run of the page."""
+    layout = ";".join(f"{s.name}/{s.kind}/{s.shape}" for s in stages)
+    if (found := _blank_networks.get(layout)) is None:
+        zeros = [activations.Stage(s.name, s.kind, s.shape, np.zeros(s.shape, np.float32)) for s in stages]
+        found = ([row_html(row, False) for row in map_rows(zeros)], [dense_html(s, False) for s in dense_stages(zeros)])
+        if len(_blank_networks) >= 32:
+            _blank_networks.pop(next(iter(_blank_networks)))
+        _blank_networks[layout] = found
+    return found
 
 
 def fill_network(slots: Slots, stages: list[activations.Stage], drawn: bool) -> None:
-    """Each row of feature maps as ONE picture, each dense layer's units as one (empty cells when not
-    ``drawn``). Plain images, not Plotly charts: on a page redrawn at every stroke each chart costs the
-    browser ~25 ms and each image one more fetch, and these overview strips have no values to hover.
-    Palette indices, not RGB: a third of the bytes to compress and send."""
+    """Each row of feature maps, and each dense layer's units, as ONE piece of HTML with small inline pictures
+    (empty cells when not ``drawn``). Not Plotly charts: on a page redrawn at every stroke each chart costs
+    the browser ~25 ms, and these overview strips have no values to hover. Palette indices, not RGB: a third
+    of the bytes to compress and send."""
     if drawn:
-        rows, dense = [row_png(row, True) for row in map_rows(stages)], [dense_png(s, True) for s in dense_stages(stages)]
+        rows, dense = [row_html(row, True) for row in map_rows(stages)], [dense_html(s, True) for s in dense_stages(stages)]
     else:
-        rows, dense = blank_network(";".join(f"{s.name}/{s.kind}/{s.shape}" for s in stages), stages)
-    for slot, png in zip(slots.rows, rows):
-        slot.image(png, width="stretch", output_format="PNG")
-    for slot, png, s in zip(slots.dense, dense, dense_stages(stages)):
-        n = s.array.shape[-1]
-        active = f", {int((s.array[0] > 0).sum()):,} active" if drawn else ""
-        slot.image(png, caption=f"{s.name}: {n:,} units{active} (one square each)", width="stretch",
-                   output_format="PNG")
+        rows, dense = blank_network(stages)
+    for slot, piece in zip(slots.rows + slots.dense, rows + dense):
+        slot.html(piece)
 
 
 def latest_drawing() -> tuple[np.ndarray, np.ndarray] | None:
@@ -394,10 +403,11 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
 
 
 def _sections_scrolled() -> None:
-    """The probe saw a section come on (or go off) the screen: with a drawing on the canvas, rerun the
-    sections' fragment to fill what now shows; with none, their empty pictures are right already."""
-    if st.session_state.get(VIEW) is not None:
-        rerun_fragments(SECTIONS_FRAGMENT)
+    """The probe saw a section come on (or go off) the screen: with a digit on the canvas, rerun the stroke's
+    fragment to fill what now shows (the drawing's reading is remembered: nothing is worked out again); with
+    none, the empty pictures are right already."""
+    if st.session_state.get(DRAWN):
+        rerun_fragments(LIVE_FRAGMENT)
 
 
 @st.fragment
@@ -409,9 +419,10 @@ def probe() -> None:
 
 @st.fragment(key=LIVE_FRAGMENT)
 def live(am, slots: Slots, source: str, width: int) -> None:
-    """The canvas and what follows each stroke: the prediction and the probability bars, each written into
-    its slot; the drawing and its stages are left for ``sections``. A stroke reruns this (and ``sections``
-    while one of them is on screen); the slower sections further down follow the drawing when asked."""
+    """The canvas and what follows each stroke, each written into its slot: the prediction, the probability
+    bars, and the steps and the network's view while on screen (empty pictures otherwise: the same bytes each
+    time, nothing to fetch or redraw). A stroke reruns this, and so does scrolling one of those sections into
+    view; the slower sections further down follow the drawing when asked."""
     model = am.model
     with slots.drawing:
         result, read, answered = read_input(model, source, width)
@@ -450,20 +461,13 @@ def live(am, slots: Slots, source: str, width: int) -> None:
     # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
     slots.bars.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
                                                   height=280))
-    st.session_state[VIEW] = (result, stages) if drawn else None
-    freeze_after_run()
-
-
-@st.fragment(key=SECTIONS_FRAGMENT)
-def sections(slots: Slots, model) -> None:
-    """The preprocessing steps and the network's view of the drawing on the canvas, in their slots: filled
-    while on screen, empty pictures otherwise (the same bytes each time: nothing to fetch or redraw). Off
-    screen, a stroke does not rerun this at all; scrolled to, the browser says so and this fills them."""
+    # In this run, not a fragment of their own: a second fragment rerun after each stroke costs the server a
+    # whole script run more (BENCHMARKS: server CPU per stroke)
     shown = shown_sections(PROBE)
-    view = st.session_state.get(VIEW)
-    result, stages = view if view is not None else (None, activations.blank_stages(model))
-    fill_steps(slots.steps, result if STEPS in shown else None)
-    fill_network(slots, stages, view is not None and NETWORK in shown)
+    fill_steps(slots.steps, result if drawn and STEPS in shown else None)
+    fill_network(slots, stages, drawn and NETWORK in shown)
+    st.session_state[DRAWN] = drawn
+    freeze_after_run()
 
 
 def _keep_latest() -> None:
@@ -553,7 +557,6 @@ with st.container(key=LIVE):
     slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
                   *network_section(activations.blank_stages(active.model)))
     live(active, slots, source, width)
-    sections(slots, active.model)
     probe()
 # The activities, each folded under its title and built only while open: the browser redraws every element of
 # the page at each stroke (BENCHMARKS: folding them, with fewer lesson links, cut ten students' p50 by a quarter).

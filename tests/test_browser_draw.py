@@ -28,14 +28,14 @@ def test_draw_one_then_zero(browser, app_url, screenshot_dir):
         expect(prediction).to_have_text("1", timeout=60_000)
         expect(page.get_by_text(PROMPT)).to_have_count(0)
         # A stroke redraws no Plotly chart: the probability bars are plain HTML (each value on hover), and
-        # three plain pictures: the four preprocessing steps in one (inline, with its captions), the four
-        # layer mosaics in one, the dense strip, all decoded
+        # plain inline pictures, each at its own size (the browser blows it up): the four preprocessing steps
+        # (with their captions), each layer's mosaic, the dense strip, all decoded
         bars = page.locator(".mv-proba")
         expect(bars.locator('[title^="digit 1:"]')).to_have_count(1)
         assert bars.locator("[title^='digit ']").count() == 10
         page.wait_for_function(
-            "() => { const im = [...document.querySelectorAll('.st-key-draw-steps img, [data-testid=\"stImage\"] img')];"
-            " return im.length >= 3 && im.every(i => i.complete && i.naturalWidth > 0); }", timeout=60_000)
+            "() => { const im = [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')];"
+            " return im.length === 9 && im.every(i => i.complete && i.naturalWidth > 0); }", timeout=60_000)
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         # the activities are folded: opening one shows it for the latest drawing (two occlusion maps, the
         # nudged digit's bars); a later stroke follows into them when asked
@@ -80,8 +80,9 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
         wait_for_idle(page)
         keys = ["draw-steps", "draw-network"]
-        # the four steps in one picture; the map row and the dense strip (written a moment after the prompt)
-        page.wait_for_function(f"(keys) => ({SECTION_IMAGES})(keys).map(s => s.length).join() === '1,2'", arg=keys,
+        # the four steps' empty squares (no pictures); the four layers' mosaics and the dense strip with empty
+        # cells (written a moment after the prompt)
+        page.wait_for_function(f"(keys) => ({SECTION_IMAGES})(keys).map(s => s.length).join() === '0,5'", arg=keys,
                                timeout=60_000)
         blank = page.evaluate(SECTION_IMAGES, keys)
 
@@ -92,15 +93,14 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_have_count(0)
 
         page.locator(".st-key-draw-steps").scroll_into_view_if_needed()
-        page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-steps'])[0][0] !== blank", arg=blank[0][0],
-                               timeout=60_000)
+        page.wait_for_function(f"() => ({SECTION_IMAGES})(['draw-steps'])[0].length === 4", timeout=60_000)
         expect(page.get_by_text(re.compile(r"Cropped to the ink, \d+×\d+"))).to_be_visible(timeout=60_000)
 
         page.locator(".st-key-draw-network").evaluate("e => e.scrollIntoView({block: 'end'})")
         page.wait_for_function(f"(blank) => ({SECTION_IMAGES})(['draw-network'])[0].every((s, i) => s !== blank[i])",
                                arg=blank[1], timeout=60_000)
         expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_be_visible(timeout=60_000)
-        # every picture loads (a /media image may still be on its way when its caption shows)
+        # every picture loads
         page.wait_for_function("() => [...document.querySelectorAll('.st-key-draw-steps img, .st-key-draw-network img')]"
                                ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)

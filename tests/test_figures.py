@@ -161,6 +161,36 @@ def test_caption_rows_put_each_caption_in_its_column_and_escape_what_a_model_nam
     assert strip.count("<img ") == 1 and "margin-top:0.5rem" in strip and ">a</div><div>b<" in strip
 
 
+def _inline_pictures(piece: str) -> list[Image.Image]:
+    import base64
+    import re
+
+    return [Image.open(io.BytesIO(base64.b64decode(b))) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', piece)]
+
+
+def test_pixel_rows_send_each_picture_at_its_own_size_for_the_browser_to_blow_up():
+    """The Draw page's network view: each stage's mosaic inline at its own size, sharp pixels, in the columns of
+    its caption row; an empty column keeps its place, and a layer's name (a model's, maybe uploaded) is escaped."""
+    big, small = np.zeros((27, 41), np.uint8), np.full((11, 11), 7, np.uint8)
+    row = figures.pixel_row_html([big, small, None], figures.VIRIDIS_PALETTE, width=948, gap=16,
+                                 alts=["conv1", "<b>pool</b>", ""], caption="dense: 128 units")
+    sent = _inline_pictures(row)
+    assert [p.size for p in sent] == [(41, 27), (11, 11)] and all(p.mode == "P" for p in sent)
+    assert (np.asarray(sent[1]) == 7).all()
+    assert row.count("image-rendering:pixelated") == 2 and "repeat(3,1fr)" in row and "column-gap:1.69%" in row
+    assert 'alt="&lt;b&gt;pool&lt;/b&gt;"' in row and "<b>" not in row and row.endswith("dense: 128 units</div></div>")
+
+
+def test_step_squares_fit_each_picture_to_its_square_and_blow_up_only_small_ones():
+    steps = figures.captioned_squares_html([np.zeros((140, 100), np.uint8), np.zeros((20, 14), np.uint8), None],
+                                           ["1 · a", "2 · <b>", "3"], width=444, gap=12, alt="step")
+    assert [p.size for p in _inline_pictures(steps)] == [(100, 140), (14, 20)]
+    assert "width:71.43%" in steps and "width:70.00%" in steps  # the longer side fills the square
+    assert steps.count("image-rendering:pixelated") == 1 and steps.count("image-rendering:auto") == 1
+    assert steps.count("aspect-ratio:1") == 3 and "rgb(235,235,235)" in steps  # the empty one, blank grey
+    assert "&lt;b&gt;" in steps and "<b>" not in steps
+
+
 def test_a_palette_mosaic_is_the_rgb_mosaic_in_a_third_of_the_bytes():
     maps = np.random.default_rng(0).random((14, 14, 8)).astype(np.float32)
     index = figures.mosaic_index(maps)

@@ -137,10 +137,12 @@ REVIEWED_HTML = {
                                "code chooses"),
     "pages/on_screen.py": (1, "st.html of HIDE_STYLE, a constant rule hiding the probe's element, formatted with a "
                               "container key the page's code chooses"),
-    "pages/draw.py": (4, "st.html of figures.probability_bars_html (ten model probabilities formatted as numbers "
-                         "and a constant title), of figures.captioned_strip_html (a PNG as a data URI, captions "
-                         "of constant words and picture sizes, escaped) and of figures.caption_row_html (each map "
-                         "stage's layer name, which an uploaded model sets, and its sizes, escaped)"),
+    "pages/draw.py": (5, "st.html of figures.probability_bars_html (ten model probabilities formatted as numbers "
+                         "and a constant title), of figures.captioned_squares_html (PNGs as data URIs, a constant "
+                         "alt, captions of constant words and picture sizes, escaped), of figures.caption_row_html "
+                         "(each map stage's layer name, which an uploaded model sets, and its sizes, escaped) and "
+                         "of figures.pixel_row_html (PNGs as data URIs; alts and a caption of a layer's name and "
+                         "sizes, escaped)"),
 }
 
 

@@ -82,9 +82,9 @@ def png_bytes(rgb: np.ndarray, palette: np.ndarray | None = None) -> bytes:
     return buf.getvalue()
 
 
-def png_data_uri(rgb: np.ndarray) -> str:
-    """A uint8 picture → a ``data:image/png`` URI."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
+def png_data_uri(rgb: np.ndarray, palette: np.ndarray | None = None) -> str:
+    """A uint8 picture (palette indices with ``palette``, as ``png_bytes``) → a ``data:image/png`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb, palette)).decode("ascii")
 
 
 def picture(rgb: np.ndarray, title: str | None = None, height: int | None = None, upscale: int = 1) -> go.Figure:
@@ -274,6 +274,48 @@ def caption_row_html(captions: list[str], width: int, gap: int, margin_top: str 
     return (f'<div style="display:grid;grid-template-columns:repeat({len(captions)},1fr);'
             f'column-gap:{100 * gap / width:.2f}%;margin-top:{margin_top};font-size:0.875rem;line-height:1.4;'
             f'color:rgba(49,51,63,0.6)">{cells}</div>')
+
+
+def pixel_row_html(pictures: list[np.ndarray | None], palette: np.ndarray, width: int, gap: int, alts: list[str],
+                   caption: str | None = None) -> str:
+    """Palette pictures ``(H, W)`` side by side in equal columns (``gap`` px between them, ``width`` px in all,
+    the grid of ``caption_row_html``; ``None`` leaves a column empty), as ONE piece of HTML with each picture
+    inline at its own size: the browser blows each up to its column's width with sharp pixels. A live page
+    then encodes and sends a few small PNGs instead of one blown-up picture (a row of four layer mosaics:
+    ~0.5 ms instead of ~4 ms, and no separate fetch)."""
+    cells = []
+    for pic, alt in zip(pictures, alts):
+        cells.append("<div></div>" if pic is None else
+                     f'<img src="{png_data_uri(pic, palette)}" alt="{html.escape(alt)}" '
+                     f'style="width:100%;display:block;image-rendering:pixelated">')
+    note = (f'<div style="font-size:0.875rem;line-height:1.4;color:rgba(49,51,63,0.6);margin-top:0.25rem">'
+            f'{html.escape(caption)}</div>' if caption else "")
+    return (f'<div class="mv-pixels"><div style="display:grid;grid-template-columns:repeat({len(cells)},1fr);'
+            f'column-gap:{100 * gap / width:.2f}%;align-items:start">{"".join(cells)}</div>{note}</div>')
+
+
+def captioned_squares_html(pictures: list[np.ndarray | None], captions: list[str], width: int, gap: int, alt: str,
+                           margin: int = 90, blank: int = 235) -> str:
+    """Grey pictures ``(H, W)`` uint8 side by side in square cells (``width`` px in all, ``gap`` px between), each
+    at its own size, scaled by the browser (sharp pixels when blown up) until its longer side fills its cell, on
+    a ``margin`` grey; a caption under each; ``None`` is an empty ``blank`` grey cell. ONE piece of HTML that
+    shrinks with the page and never grows past ``width``. For a page redrawn at every stroke: small PNGs to
+    encode instead of one picture of the cells at full size."""
+    cells = []
+    for pic in pictures:
+        if pic is None:
+            cells.append(f'<div style="aspect-ratio:1;background:rgb({blank},{blank},{blank});border-radius:4px"></div>')
+            continue
+        h, w = pic.shape[:2]
+        side = max(h, w, 1)
+        look = "pixelated" if 2 * side <= width / len(pictures) else "auto"  # blown up: sharp; about its size: smooth
+        cells.append(f'<div style="aspect-ratio:1;background:rgb({margin},{margin},{margin});border-radius:4px;'
+                     f'display:flex;align-items:center;justify-content:center;overflow:hidden">'
+                     f'<img src="{png_data_uri(pic)}" alt="{html.escape(alt)}" '
+                     f'style="width:{100 * w / side:.2f}%;display:block;image-rendering:{look}"></div>')
+    return (f'<div class="mv-strip" style="max-width:{width}px"><div style="display:grid;'
+            f'grid-template-columns:repeat({len(cells)},1fr);column-gap:{100 * gap / width:.2f}%">{"".join(cells)}</div>'
+            f'{caption_row_html(captions, width, gap, margin_top="0.5rem")}</div>')
 
 
 def captioned_strip_html(picture: np.ndarray, captions: list[str], width: int, gap: int, alt: str) -> str:
