@@ -395,9 +395,24 @@ async def open_draw(page, url: str) -> dict:
     return {**where[0], "reset": where[1]}
 
 
+# Every stroke is a new picture, as a class's are: each digit's path moved by up to 6 % of the canvas and scaled
+# by 0.90-1.05 (all 300 of such strokes, drawn offline, are read right). The same picture twice would be answered
+# from the reading the server remembers (mnistviz.canvas_reading), hiding the decoding, preprocessing and forward
+# pass a real stroke costs; until 2026-12-07 every stroke of a digit was the same picture.
+_NUDGES = random.Random(11)
+
+
+def nudged(points: list, rng: random.Random = _NUDGES) -> list:
+    """``points`` (fractions of the canvas) moved and scaled a little about the centre, kept inside the canvas."""
+    dx, dy, s = rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06), rng.uniform(0.90, 1.05)
+    return [(min(0.97, max(0.03, 0.5 + (x - 0.5) * s + dx)), min(0.97, max(0.03, 0.5 + (y - 0.5) * s + dy)))
+            for x, y in points]
+
+
 async def draw_and_read(page, box: dict, digit: int) -> dict | None:
-    """Draw ``digit``; the in-page time from mouse-up to the answer on screen and its value (None: no answer)."""
-    await stroke(page, box, DIGITS[digit])
+    """Draw ``digit`` (a new picture each time); the in-page time from mouse-up to the answer on screen and its
+    value (None: no answer)."""
+    await stroke(page, box, nudged(DIGITS[digit]))
     try:
         handle = await page.wait_for_function(ANSWER_JS, polling=100, timeout=ANSWER_TIMEOUT_MS)
         return await handle.json_value()
