@@ -292,7 +292,8 @@ def fill_network(slots: Slots, stages: list[activations.Stage], drawn: bool) -> 
     the browser ~25 ms, and these overview strips have no values to hover. Palette indices, not RGB: a third
     of the bytes to compress and send."""
     if drawn:
-        rows, dense = [row_html(row, True) for row in map_rows(stages)], [dense_html(s, True) for s in dense_stages(stages)]
+        rows = [row_html(row, True) for row in map_rows(stages)]
+        dense = [dense_html(s, True) for s in dense_stages(stages)]
     else:
         rows, dense = blank_network(stages)
     for slot, piece in zip(slots.rows + slots.dense, rows + dense):
@@ -404,7 +405,7 @@ def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
 
 def _sections_scrolled() -> None:
     """The probe saw a section come on (or go off) the screen: with a digit on the canvas, rerun the stroke's
-    fragment to fill what now shows (the drawing's reading is remembered: nothing is worked out again); with
+    fragment to fill what now shows (the canvas's reading is remembered: it is not worked out again); with
     none, the empty pictures are right already."""
     if st.session_state.get(DRAWN):
         rerun_fragments(LIVE_FRAGMENT)

@@ -163,33 +163,6 @@ def blank_mosaic(index: np.ndarray) -> np.ndarray:
     return np.where(index == PALETTE_BORDER, PALETTE_WHITE, PALETTE_BLANK).astype(np.uint8)
 
 
-def side_by_side(pictures: list[np.ndarray], width: int | None = None, gap: int = 16, fill: int = 255) -> np.ndarray:
-    """uint8 pictures (grey ``(H, W)`` or RGB ``(H, W, 3)``) in one row (``(H, W)`` if all are): each resized to ``width`` if given
-    (with sharp pixels: nearest neighbour), top-aligned, ``gap`` pixels of ``fill`` between them. One image
-    instead of several: a page redrawn at every stroke fetches and decodes each image separately.
-
-    Nearest neighbour, not a smoothing filter: for four layer mosaics it is ~1 ms instead of ~13 ms, and
-    the PNG a quarter of the size (75 KB instead of 290 KB), for a picture that looks the same."""
-    rgb = any(np.ndim(p) == 3 for p in pictures)  # all (H, W) (grey, or palette indices) stay (H, W)
-    rgbs = []
-    for pic in pictures:
-        pic = np.asarray(pic, np.uint8)
-        pic = np.stack([pic] * 3, axis=-1) if rgb and pic.ndim == 2 else pic
-        if width and pic.shape[1] != width:
-            img = Image.fromarray(pic)
-            pic = np.asarray(img.resize((width, max(1, round(img.height * width / img.width))),
-                                        Image.Resampling.NEAREST))
-        rgbs.append(pic)
-    height = max(p.shape[0] for p in rgbs)
-    depth = ((0, 0),) * (rgbs[0].ndim - 2)
-    row = []
-    for i, p in enumerate(rgbs):
-        if i:
-            row.append(np.full((height, gap) + p.shape[2:], fill, np.uint8))
-        row.append(np.pad(p, ((0, height - p.shape[0]), (0, 0)) + depth, constant_values=fill))
-    return np.hstack(row)
-
-
 def diverging_mosaic_rgb(maps: np.ndarray, cols: int | None = None, upscale: int = 1) -> np.ndarray:
     """Signed maps ``(H, W, C)`` (e.g. one input channel of a conv layer's kernels) tiled into one uint8 RGB
     picture: blue negative, white 0, red positive, one scale for all (the largest |value|); borders dark grey."""
@@ -269,7 +242,7 @@ def probability_bars_html(proba: np.ndarray, title: str | None = None, height: i
 
 def caption_row_html(captions: list[str], width: int, gap: int, margin_top: str = "0") -> str:
     """Captions side by side in equal columns (``gap`` px between them, ``width`` px in all), as ONE piece
-    of HTML: the labels under a strip of pictures drawn with ``side_by_side``."""
+    of HTML: the labels under a row of pictures laid out on the same grid (``pixel_row_html``)."""
     cells = "".join(f"<div>{html.escape(c)}</div>" for c in captions)
     return (f'<div style="display:grid;grid-template-columns:repeat({len(captions)},1fr);'
             f'column-gap:{100 * gap / width:.2f}%;margin-top:{margin_top};font-size:0.875rem;line-height:1.4;'
@@ -304,7 +277,8 @@ def captioned_squares_html(pictures: list[np.ndarray | None], captions: list[str
     cells = []
     for pic in pictures:
         if pic is None:
-            cells.append(f'<div style="aspect-ratio:1;background:rgb({blank},{blank},{blank});border-radius:4px"></div>')
+            cells.append(f'<div style="aspect-ratio:1;background:rgb({blank},{blank},{blank});'
+                         f'border-radius:4px"></div>')
             continue
         h, w = pic.shape[:2]
         side = max(h, w, 1)
@@ -314,16 +288,6 @@ def captioned_squares_html(pictures: list[np.ndarray | None], captions: list[str
                      f'<img src="{png_data_uri(pic)}" alt="{html.escape(alt)}" '
                      f'style="width:{100 * w / side:.2f}%;display:block;image-rendering:{look}"></div>')
     return (f'<div class="mv-strip" style="max-width:{width}px"><div style="display:grid;'
-            f'grid-template-columns:repeat({len(cells)},1fr);column-gap:{100 * gap / width:.2f}%">{"".join(cells)}</div>'
-            f'{caption_row_html(captions, width, gap, margin_top="0.5rem")}</div>')
-
-
-def captioned_strip_html(picture: np.ndarray, captions: list[str], width: int, gap: int, alt: str) -> str:
-    """A uint8 picture of ``len(captions)`` equal pictures side by side (``width`` px in all, ``gap`` px between
-    them), with each caption under its picture, as ONE piece of HTML (the picture inline): on a page redrawn
-    at every stroke that is one element to send and redraw instead of an image, two rows of columns and a
-    caption in each. It shrinks with the page, never grows past ``width``."""
-    return (f'<div class="mv-strip" style="max-width:{width}px">'
-            f'<img src="{png_data_uri(picture)}" alt="{html.escape(alt)}" '
-            f'style="width:100%;display:block;border-radius:4px">'
+            f'grid-template-columns:repeat({len(cells)},1fr);column-gap:{100 * gap / width:.2f}%">'
+            f'{"".join(cells)}</div>'
             f'{caption_row_html(captions, width, gap, margin_top="0.5rem")}</div>')
