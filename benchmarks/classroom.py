@@ -4,9 +4,10 @@
     python -m mnistviz bench --class --students 2 --trainers 1 --setups a --seconds 20 --parts setups
 
 Each student is a Playwright browser context on the Draw page: it draws one of five digits (the strokes the
-concurrency test checks), waits for the answer, clears the canvas with its reset button and
-draws again about every 5 s. K of them also have the Lab open in a window of its own and train one small,
-never-seen-before model after another (press Train, wait, open a new link, press Train …).
+concurrency test checks, each moved and scaled a little: every stroke a new picture), waits for the answer,
+clears the canvas with its reset button and draws again about every 5 s. K of them also have the Lab open in a
+window of its own and train one small, never-seen-before model after another (press Train, wait, open a new link,
+press Train …).
 
 Setups, each measured against the floor page (canvas + a constant metric) under the same load:
 (a) one `streamlit run app.py` with the embedded training queue (`MNISTVIZ_TRAIN_SLOTS=1`);
@@ -1022,7 +1023,8 @@ def render(results: dict) -> str:
              + ("machine quiet: no other work running" if results.get("quiet_machine") else
                 "**the machine was shared with other work while this ran**")
              + "). Each simulated student is a Playwright context in headless Debian Chromium that draws one of five "
-             f"digits about every {cfg['stroke_every_s']:.0f} s, waits for the answer and clears the canvas "
+             f"digits about every {cfg['stroke_every_s']:.0f} s (its path moved and scaled a little each time, so "
+             "every stroke is a new picture), waits for the answer and clears the canvas "
              "with its reset button. Trainers also keep the Lab open (in a window of its own: a second tab would be a "
              "background tab, which Chromium renices) and train one new small CNN after another "
              f"({cfg['lab']['n_train']:,} images, {cfg['lab']['epochs']} epoch(s), random filters and units, so each run "
