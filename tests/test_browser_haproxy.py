@@ -2,7 +2,8 @@
 
 - 4 browser contexts spread over both back ends (HAProxy's cookie says which); every request of a
   context (page, scripts, the websocket, the /media images) reaches the back end its cookie names,
-  as HAProxy's own log shows; each draws a 1 and gets its prediction with its images loaded.
+  as HAProxy's own log shows; each draws a 1, gets its prediction and follows it to a page whose /media
+  images load.
 - One back end stopped: HAProxy marks it down within seconds, and a new session lands on the other
   one and works.
 """
@@ -42,8 +43,11 @@ def server_cookie(context) -> str:
 
 
 def draw_a_one(page) -> None:
+    """Draw a 1 and get its prediction, then follow it to the Convolution page, whose sidebar shows the drawing
+    as a /media image (the Draw page's own pictures are inline) and wait for every /media image to load."""
     draw(page, vertical_stroke())
     expect(drawn_answer(page)).to_have_text("1", timeout=90_000)
+    page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution", exact=True).click()
     page.wait_for_function(IMAGES_LOADED_JS, timeout=60_000)
 
 
