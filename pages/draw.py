@@ -52,20 +52,16 @@ def preprocess_upload(raw: bytes) -> PreprocessResult:
 
 def pixels(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
     """An image in [0, 1] → a ``side``×``side`` uint8 picture: small ones blown up with sharp pixels, big
-    ones shrunk, and anything not square set on a grey margin so its own edges stay visible."""
-    a = np.asarray(a, np.float32)
+    ones shrunk (``step_picture``), and anything not square set on a grey margin so its own edges stay visible."""
     out = np.full((side, side), 90, np.uint8)
-    if a.size == 0:
+    if np.size(a) == 0:
         return out
-    img = Image.fromarray(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
-    if max(a.shape) >= side:
-        # area averaging: exact for the canvas (280 → 140) and a quarter of Lanczos' cost, at every stroke
-        img = ImageOps.contain(img, (side, side), Image.Resampling.BOX)
-    else:
-        k = side // max(a.shape)
-        img = img.resize((a.shape[1] * k, a.shape[0] * k), Image.Resampling.NEAREST)
-    top, left = (side - img.height) // 2, (side - img.width) // 2
-    out[top:top + img.height, left:left + img.width] = np.asarray(img)
+    pic = step_picture(a, side)
+    if max(pic.shape) < side:
+        k = side // max(pic.shape)
+        pic = np.repeat(np.repeat(pic, k, axis=0), k, axis=1)
+    top, left = (side - pic.shape[0]) // 2, (side - pic.shape[1]) // 2
+    out[top:top + pic.shape[0], left:left + pic.shape[1]] = pic
     return out
 
 
@@ -158,12 +154,13 @@ def blank_steps_html() -> str:
     return steps_html([None] * 4, STEP_CAPTIONS)
 
 
-def step_picture(a: np.ndarray) -> np.ndarray:
+def step_picture(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
     """A step's image in [0, 1] → uint8 at its own size (the browser blows it up), or shrunk by area averaging
-    to fit a ``STEP_SIDE`` square when bigger: the canvas's 280×280 is sent at the 140×140 it shows."""
+    to fit a ``side`` square when bigger: the canvas's 280×280 is sent at the 140×140 it shows (exact, and a
+    quarter of Lanczos' cost)."""
     img = Image.fromarray(np.clip(np.rint(np.asarray(a, np.float32) * 255), 0, 255).astype(np.uint8))
-    if max(img.size) > STEP_SIDE:
-        img = ImageOps.contain(img, (STEP_SIDE, STEP_SIDE), Image.Resampling.BOX)
+    if max(img.size) > side:
+        img = ImageOps.contain(img, (side, side), Image.Resampling.BOX)
     return np.asarray(img)
 
 
