@@ -24,7 +24,10 @@ from mnistviz.serve import (answers, find_program, free_port, haproxy_config, lo
                             streamlit_command)
 
 ROOT = Path(__file__).resolve().parents[1]
-MARK_HEADER = "X-Test-Session"  # a browser context's name: HAProxy's log shows it with every request
+# A browser context's name, set as a cookie: HAProxy's log shows it with every request. A cookie, not a header:
+# a browser sends its cookies with the websocket's upgrade request, and Chromium (150 here) does not add
+# Playwright's extra headers to that request.
+MARK_COOKIE = "mv_test_session"
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -178,7 +181,7 @@ def haproxy_class(tmp_path_factory, browser):
         backends += [start_web(f"web{i}", run, env) for i in (1, 2)]
         front, sock, cfg = free_port(), run / "haproxy.sock", run / "haproxy.cfg"
         text = haproxy_config(local_servers([b.port for b in backends]), front, str(sock))
-        capture = f"    http-request capture req.hdr({MARK_HEADER}) len 16\n"
+        capture = f"    http-request capture req.cook({MARK_COOKIE}) len 16\n"
         cfg.write_text(text.replace("frontend www\n", "frontend www\n" + capture))
         log = run / "haproxy.log"
         with open(log, "wb") as out:

@@ -14,11 +14,10 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect
 
-from browser_support import DRAW_PAGE, draw, drawn_answer, vertical_stroke
+from browser_support import DRAW_PAGE, draw, drawn_and_taken, vertical_stroke
 from mnistviz.serve import COOKIE
-from servers import MARK_HEADER  # HAProxy logs it with each request
+from servers import MARK_COOKIE  # HAProxy logs it with each request
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +28,8 @@ IMAGES_LOADED_JS = """() => { const imgs = [...document.querySelectorAll('img[sr
 
 
 def open_session(browser, url: str, mark: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, extra_http_headers={MARK_HEADER: mark})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([{"name": MARK_COOKIE, "value": mark, "url": url}])
     page = context.new_page()
     page.goto(f"{url}/{DRAW_PAGE}", wait_until="domcontentloaded")
     page.get_by_test_id("stApp").wait_for(timeout=60_000)
@@ -46,7 +46,7 @@ def draw_a_one(page) -> None:
     """Draw a 1 and get its prediction, then follow it to the Convolution page, whose sidebar shows the drawing
     as a /media image (the Draw page's own pictures are inline) and wait for every /media image to load."""
     draw(page, vertical_stroke())
-    expect(drawn_answer(page)).to_have_text("1", timeout=90_000)
+    drawn_and_taken(page, "1", timeout=90_000)
     page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution", exact=True).click()
     page.wait_for_function(IMAGES_LOADED_JS, timeout=60_000)
 
