@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 DRAW_PAGE = "draw"  # st.navigation's URL path of pages/draw.py
+PROMPT = "Draw a digit from 0 to 9"  # the Draw page's note while its canvas is empty
 
 
 def open_page(browser, app_url: str, path: str = "", width: int = 1400, height: int = 1000):
@@ -59,6 +60,18 @@ def metric_value(page, label: str):
 def drawn_answer(page):
     """The digit the Draw page's canvas shows above itself once a stroke ends (empty text: no answer)."""
     return page.locator("[data-mv-answer] .mv-digit")
+
+
+def drawn_and_taken(page, digit: str, timeout: int = 60_000) -> None:
+    """Wait until the canvas shows ``digit`` as its answer AND the page's run has taken the stroke (its prompt
+    to draw is gone). The canvas answers from its own request before it hands the stroke to the page (200 ms
+    after the mouse-up), so on a busy machine the answer can show, and the page look idle, before the page
+    has the drawing: a section opened or a page visited then still finds none."""
+    from playwright.sync_api import expect
+
+    expect(drawn_answer(page)).to_have_text(digit, timeout=timeout)
+    expect(page.get_by_text(PROMPT)).to_have_count(0, timeout=timeout)
+    wait_for_idle(page, timeout)
 
 
 def clear_canvas(page) -> None:

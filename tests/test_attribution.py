@@ -209,16 +209,13 @@ def test_nudge_identity_shift_rotate_thicken(digit):
 def test_draw_page_explains_with_grad_cam_on_one_printed_scale_in_chromium(browser, app_url, screenshot_dir):
     from playwright.sync_api import expect
 
-    from browser_support import (DRAW_PAGE, draw, drawn_answer, open_folded, open_page, vertical_stroke,
-                                 wait_for_figures, wait_for_idle)
+    from browser_support import (DRAW_PAGE, draw, drawn_and_taken, open_folded, open_page, vertical_stroke,
+                                 wait_for_figures)
 
     page = open_page(browser, app_url, DRAW_PAGE)
     try:
         draw(page, vertical_stroke())
-        # The canvas sends a stroke 200 ms after the mouse-up: on a busy machine "idle" can come before that,
-        # and Explain pressed then finds no drawing. The answer on the page says the stroke has arrived.
-        expect(drawn_answer(page)).to_have_text("1", timeout=60_000)
-        wait_for_idle(page)
+        drawn_and_taken(page, "1")  # the canvas's answer alone does not say the page has the drawing yet
         open_folded(page, "What made it decide")  # opened, it explains the latest drawing at once
         wait_for_figures(page, at_least=2)  # the first method's two maps: the section has run with the drawing
         page.get_by_text("Grad-CAM", exact=True).click()

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import (DRAW_PAGE, clear_canvas, draw, drawn_answer, metric_value, open_folded, open_page, oval,
-                             vertical_stroke, wait_for_figures, wait_for_idle)
+from browser_support import (DRAW_PAGE, PROMPT, clear_canvas, draw, drawn_and_taken, drawn_answer, metric_value,
+                             open_folded, open_page, oval, vertical_stroke, wait_for_figures, wait_for_idle)
 
 pytestmark = pytest.mark.browser
 
-PROMPT = "Draw a digit from 0 to 9"
 
 
 def test_draw_one_then_zero(browser, app_url, screenshot_dir):
@@ -87,8 +86,7 @@ def test_sections_below_the_canvas_follow_the_drawing_once_scrolled_to(browser, 
         blank = page.evaluate(SECTION_IMAGES, keys)
 
         draw(page, vertical_stroke())
-        expect(drawn_answer(page)).to_have_text("1", timeout=60_000)
-        wait_for_idle(page)
+        drawn_and_taken(page, "1")
         assert page.evaluate(SECTION_IMAGES, keys) == blank  # off screen: the same empty pictures
         expect(page.get_by_text(re.compile(r"units, [\d,]+ active"))).to_have_count(0)
 

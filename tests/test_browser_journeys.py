@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from browser_support import draw, drawn_answer, metric_value, open_folded, open_page, vertical_stroke, wait_for_idle
+from browser_support import (draw, drawn_and_taken, drawn_answer, metric_value, open_folded, open_page, vertical_stroke,
+                             wait_for_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +55,7 @@ def draw_page_with_a_one(browser, app_url: str):
     page = open_page(browser, app_url, "draw")
     try:
         draw(page, vertical_stroke())
-        drawn_answer(page).wait_for(timeout=90_000)
-        wait_for_idle(page)
+        drawn_and_taken(page, "1", timeout=90_000)
     except Exception:
         page.close()
         raise
