@@ -1,7 +1,8 @@
 // The Draw page's canvas (a Streamlit v2 component). A stroke is drawn here in the browser; on release the
 // picture goes to the server's answer route and the answer is shown at once, then the drawing goes to the
 // page (whose run redraws the steps and the network's view). Without a route (url null), or if it fails,
-// the page's own run answers instead.
+// the page's own run answers instead. Given a picture to restore (the page was left and opened again), a
+// canvas that has not drawn yet shows it as one undoable layer and hands it over like a stroke.
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".mv-draw");
@@ -11,7 +12,7 @@ export default function (component) {
     const canvas = root.querySelector("canvas");
     const ctx = canvas.getContext("2d");
     const answer = root.querySelector("[data-mv-answer]");
-    const paint = () => {
+    const paint = st.paint = () => {
       ctx.fillStyle = "#000";
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.strokeStyle = "#fff";
@@ -19,6 +20,10 @@ export default function (component) {
       ctx.lineCap = "round";
       ctx.lineJoin = "round";
       for (const s of st.strokes) {
+        if (s.image) {  // a restored picture
+          ctx.drawImage(s.image, 0, 0, canvas.width, canvas.height);
+          continue;
+        }
         const [x0, y0] = s.points[0];
         if (s.points.length === 1) {  // a click: a dot as wide as the pen
           ctx.beginPath();
@@ -117,6 +122,16 @@ export default function (component) {
   st.width = data.width;
   const switched = st.model !== undefined && st.model !== data.model;
   st.model = data.model;
+  if (data.restore && !st.restoring && st.seq === 0 && !st.strokes.length && !st.undone.length) {
+    st.restoring = true;
+    const picture = new Image();
+    picture.onload = () => {
+      st.strokes.unshift({ image: picture });  // under any stroke drawn while it loaded
+      st.paint();
+      st.send();
+    };
+    picture.src = data.restore;
+  }
   if (switched && st.strokes.length) {  // another model now reads the drawing: ask it, showing no stale answer
     st.show("", "");
     st.send();

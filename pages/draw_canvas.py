@@ -5,6 +5,9 @@ On release the canvas posts its picture to ``mnistviz.answer_route`` (with this 
 the drawing to the page, whose run redraws everything else. The answer thus skips the page's redraw. With
 no route (the floor benchmark page) or a failed call, ``Drawing.answered`` is false and the page shows the
 answer itself. When another model is chosen, the canvas asks it again (the page shows no answer meanwhile).
+The drawing outlives a visit to another page: Streamlit forgets a widget's value when a run does not draw it,
+so the session keeps the last picture, and a canvas that comes back empty is given it to show again (until
+the person clears it).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from mnistviz import answer_route
 
 CANVAS_SIDE = 280
 TOKEN = "draw_answer_token"  # session key: this session's token for the answer route
+KEPT = "draw_canvas_kept"  # session key ``{canvas key: PNG data URL}``: the picture each canvas last handed over
 
 _ICONS = {  # Material Symbols paths (Apache 2.0), 24×24
     "undo": "M7 19v-2h7.1q1.58 0 2.74-1T18 13.5q0-1.5-1.16-2.5T14.1 10H7.8l2.6 2.6L9 14 4 9l5-5 1.4 1.4L7.8 8h6.3q2.43 0 4.16 1.58T20 13.5q0 2.35-1.74 3.93T14.1 19Z",
@@ -84,13 +88,34 @@ def drawing_canvas(model: Any | None, width: int, key: str,
     tag = None if model is None else f"{id(model):x}"
     if model is not None:
         answer_route.register(token, model)
-    value = _canvas(key=key, data={"token": token, "url": answer_route.PATH if model is not None else None,
-                                   "width": width, "model": tag},
-                    default={"drawing": None}, on_drawing_change=on_change or (lambda: None))
-    drawing = value.get("drawing") if value is not None else None
-    if not isinstance(drawing, dict) or not drawing.get("png"):
+    kept = st.session_state.setdefault(KEPT, {})
+    data = {"token": token, "url": answer_route.PATH if model is not None else None, "width": width, "model": tag}
+    if key in kept and _png(st.session_state.get(key)) is None:
+        # Back on the page (or the widget was not drawn for a while): the canvas starts empty. It shows the
+        # kept picture again as one undoable layer and hands it over as a new stroke (an answer, then a run).
+        data["restore"] = kept[key]
+    value = _canvas(key=key, data=data, default={"drawing": None},
+                    on_drawing_change=lambda: _changed(key, on_change))
+    png = _png(value)
+    if png is None:
         return None
+    kept[key] = png
+    drawing = value["drawing"]
     # Answered by another model (another was chosen in the sidebar since): the canvas asks this one the moment
     # it gets this run's data, and its reply reruns the page. Until then it shows no answer; if the reply
     # fails, ``answered`` comes back null and the page answers. So the page never shows a second answer.
-    return Drawing(str(drawing["png"]), tag is not None and drawing.get("answered") is not None)
+    return Drawing(png, tag is not None and drawing.get("answered") is not None)
+
+
+def _png(value: Any) -> str | None:
+    """The PNG data URL in a canvas's value (its state, or what the call returned), ``None`` if empty."""
+    drawing = value.get("drawing") if hasattr(value, "get") else None
+    return str(drawing["png"]) if isinstance(drawing, dict) and drawing.get("png") else None
+
+
+def _changed(key: str, on_change: Callable[[], None] | None) -> None:
+    """The canvas handed over a new drawing, or was cleared: a cleared canvas is not filled again later."""
+    if _png(st.session_state.get(key)) is None:
+        st.session_state.get(KEPT, {}).pop(key, None)
+    if on_change is not None:
+        on_change()

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from browser_support import (draw, drawn_and_taken, drawn_answer, metric_value, open_folded, open_page, vertical_stroke,
-                             wait_for_idle)
+from browser_support import (PROMPT, clear_canvas, draw, drawn_and_taken, drawn_answer, metric_value, open_folded,
+                             open_page, vertical_stroke, wait_for_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -143,21 +143,38 @@ def wrong_digits_listed(page) -> int:
     return int(re.match(r"([\d,]+)", counted.inner_text()).group(1).replace(",", ""))
 
 
-def test_a_folded_section_left_open_on_draw_is_open_on_return(browser, app_url):
+INK_JS = """() => { const c = document.querySelector('canvas.mv-board');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }"""  # bright pixels on the canvas
+
+
+def test_the_drawing_and_a_folded_section_left_on_draw_are_there_on_return(browser, app_url):
+    """Leave the Draw page with a 1 drawn and Nudge open: both are there on return (the canvas shows the 1
+    again and the page reads it); cleared and closed, they stay so."""
     def is_open(page, title: str) -> bool:
         return page.locator('[data-testid="stExpander"] details', has_text=title).first.evaluate("d => d.open")
 
     page = draw_page_with_a_one(browser, app_url)
     try:
+        ink = page.evaluate(INK_JS)
+        assert ink > 1000
         open_folded(page, "Nudge it")
         go(page, "3 · Convolution")
         go(page, "Draw a digit")
         assert is_open(page, "Nudge it") and not is_open(page, "What made it decide")
+        drawn_and_taken(page, "1")  # the canvas shows the drawing again, answers it and hands it to the page
+        assert page.evaluate(INK_JS) == ink
         page.get_by_role("button", name="Nudge my latest drawing").wait_for(timeout=60_000)  # laid out, not just open
         open_folded(page, "Nudge it")  # closed again: it stays closed
+        clear_canvas(page)  # cleared: it stays empty
+        page.get_by_text(PROMPT).wait_for(timeout=60_000)
+        wait_for_idle(page)
         go(page, "3 · Convolution")
         go(page, "Draw a digit")
         assert not is_open(page, "Nudge it")
+        page.wait_for_timeout(1000)  # time for a picture that should not come back to load
+        assert page.evaluate(INK_JS) == 0 and drawn_answer(page).inner_text() == ""
+        assert page.get_by_text(PROMPT).is_visible()
         assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()
