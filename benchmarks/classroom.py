@@ -724,7 +724,8 @@ def pair_order(k: int) -> tuple[str, str]:
     return ("floor", "ours") if k % 2 == 0 else ("ours", "floor")
 
 
-async def pinned_pairs(run, floor: "Servers", ours: "Servers", students: int, pairs: int) -> dict:
+async def pinned_pairs(run, floor: "Servers", ours: "Servers", students: int, pairs: int,
+                       warm_up_s: float = 5) -> dict:
     """The pinned run as ``pairs`` back-to-back windows of the floor and our page, the order swapped each pair
     (floor first, then ours first, …): the host's speed drifts over minutes, and one long window of each page
     measured them at different speeds. Each pair's p50 ratio, and both pages pooled."""
@@ -732,7 +733,8 @@ async def pinned_pairs(run, floor: "Servers", ours: "Servers", students: int, pa
     each = []
     # A short unmeasured session first: our server's first drawing starts work in the background (the model's
     # digit map is fitted once), which would otherwise land in the first window's server CPU.
-    await run("pinned warm-up", ours, "draw", 1, 0, True, 0, seconds=5)
+    if warm_up_s > 0:
+        await run("pinned warm-up", ours, "draw", 1, 0, True, 0, seconds=warm_up_s)
     for k in range(pairs):
         order = pair_order(k)
         got = {}
@@ -877,8 +879,9 @@ async def run_all(args) -> dict:
 
     results: dict = {"config": {"students": args.students, "trainers": args.trainers, "seconds": args.seconds,
                                 "pinned_students": args.pinned_students,
-                                "pinned_pairs": args.pinned_pairs, "pinned_seconds": args.pinned_seconds, "lab": {"n_train": args.lab_n,
-                                                                                  "epochs": args.lab_epochs},
+                                "pinned_pairs": args.pinned_pairs, "pinned_seconds": args.pinned_seconds,
+                                "pinned_warm_up_s": args.pinned_warm_up,
+                                "lab": {"n_train": args.lab_n, "epochs": args.lab_epochs},
                                 "stroke_every_s": STROKE_EVERY_S, "server_core": SERVER_CORE,
                                 "browser_core": BROWSER_CORE},
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -919,7 +922,8 @@ async def run_all(args) -> dict:
                                                   lambda: browser_cost(browser, f"{ours.url}/draw", args.profile_strokes))}
                     if "pinned" in args.parts:
                         results["pinned"] = await pinned_pairs(functools.partial(run, seconds=args.pinned_seconds),
-                                                               floor, ours, args.pinned_students, args.pinned_pairs)
+                                                               floor, ours, args.pinned_students, args.pinned_pairs,
+                                                               args.pinned_warm_up)
                     if "setups" in args.parts and "a" in args.setups:
                         results["a"] = {"floor": await run("a floor", floor, "", args.students, 0, False, 2),
                                         "ours": await run("a ours", ours, "draw", args.students, args.trainers, True, 2)}
@@ -1203,6 +1207,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pinned-students", type=int, default=10)
     ap.add_argument("--pinned-pairs", type=int, default=3, help="floor/ours windows of the pinned run, back to back")
     ap.add_argument("--pinned-seconds", type=float, default=45, help="measured window of each pinned run")
+    ap.add_argument("--pinned-warm-up", type=float, default=5,
+                    help="seconds of one unmeasured session on our server before the pinned run (0: none)")
     ap.add_argument("--first-rounds", type=int, default=8)
     ap.add_argument("--profile-strokes", type=int, default=5)
     ap.add_argument("--lab-n", type=int, default=2000, help="training images of each lab run")

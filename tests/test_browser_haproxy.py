@@ -42,13 +42,18 @@ def server_cookie(context) -> str:
     return values[0]
 
 
-def draw_a_one(page) -> None:
-    """Draw a 1 and get its prediction, then follow it to the Convolution page, whose sidebar shows the drawing
-    as a /media image (the Draw page's own pictures are inline) and wait for every /media image to load."""
-    draw(page, vertical_stroke())
-    drawn_and_taken(page, "1", timeout=90_000)
-    page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution", exact=True).click()
-    page.wait_for_function(IMAGES_LOADED_JS, timeout=60_000)
+def draw_a_one(pages: list) -> None:
+    """In each page, draw a 1 and get its prediction, then follow it to the Convolution page, whose sidebar
+    shows the drawing as a /media image (the Draw page's own pictures are inline) and wait for every /media
+    image to load. The sessions do each step together, as a class does: their waits overlap."""
+    for page in pages:
+        draw(page, vertical_stroke())
+    for page in pages:
+        drawn_and_taken(page, "1", timeout=90_000)
+    for page in pages:
+        page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution", exact=True).click()
+    for page in pages:
+        page.wait_for_function(IMAGES_LOADED_JS, timeout=60_000)
 
 
 def requests_by_session(log_text: str) -> dict[str, list[tuple[str, str]]]:
@@ -65,8 +70,7 @@ def test_four_sessions_spread_over_both_back_ends_and_each_stays_on_its_own(brow
     try:
         cookies = [server_cookie(ctx) for ctx, _ in sessions]
         assert sorted(cookies) == ["web1", "web1", "web2", "web2"]  # round robin over both back ends
-        for _, page in sessions:
-            draw_a_one(page)
+        draw_a_one([page for _, page in sessions])
     finally:
         for ctx, _ in sessions:
             ctx.close()  # HAProxy logs a websocket when it ends
@@ -97,10 +101,11 @@ def test_a_stopped_back_end_is_marked_down_and_new_sessions_land_on_the_other(br
         assert time.monotonic() - t0 < 10, haproxy_class.servers_state()  # inter 1s, fall 2: a few seconds
         time.sleep(0.2)
     assert haproxy_class.servers_state()[survivor.name] == "UP"
-    for i in range(2):  # round robin would have sent one of these to the stopped back end
-        ctx, page = open_session(browser, haproxy_class.url, f"after{i}")
-        try:
-            assert server_cookie(ctx) == survivor.name
-            draw_a_one(page)
-        finally:
+    # round robin would have sent one of these to the stopped back end
+    sessions = [open_session(browser, haproxy_class.url, f"after{i}") for i in range(2)]
+    try:
+        assert [server_cookie(ctx) for ctx, _ in sessions] == [survivor.name] * 2
+        draw_a_one([page for _, page in sessions])
+    finally:
+        for ctx, _ in sessions:
             ctx.close()

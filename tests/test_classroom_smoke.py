@@ -21,6 +21,7 @@ def test_two_students_one_training_on_one_process_give_the_class_figures(tmp_pat
     p = subprocess.run([sys.executable, "-m", "mnistviz", "bench", "--class", "--students", "1", "--trainers", "1",
                         "--setups", "a", "--seconds", "6", "--parts", "pinned,setups", "--lab-n", "300",
                         "--pinned-students", "1", "--pinned-pairs", "1", "--pinned-seconds", "6",
+                        "--pinned-warm-up", "0",
                         "--json", str(out), "--markdown", str(md)],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
