@@ -239,7 +239,11 @@ def _choice(key: str, default):
 
 def use_drawing(image: np.ndarray) -> None:
     """The Draw page's latest digit ``(28, 28)`` in [0, 1] becomes the input the walkthrough follows
-    (from the next script run on: the sidebar's widgets may already be drawn in this one)."""
+    (from the next script run on: the sidebar's widgets may already be drawn in this one). The drawing it
+    follows already (the Draw page opened again, its canvas showing it) leaves the person's choice alone: a
+    test digit picked since stays picked."""
+    if (old := st.session_state.get("drawing")) is not None and np.array_equal(old, image):
+        return
     st.session_state["drawing"] = image
     st.session_state["follow_drawing"] = True
 
