@@ -112,9 +112,8 @@ def test_the_chosen_input_follows_one_person_everywhere(browser, app_url, screen
         page.close()
 
 
-def train_in_the_lab(browser, app_url, query: str):
-    """A fresh session that trains a tiny lab model (fewest images, 1 epoch), makes it the active model
-    and returns (page, its "Misclassified" count)."""
+def start_training(browser, app_url, query: str):
+    """A fresh session on the Lab that presses Train for a tiny model (fewest images, 1 epoch); its page."""
     page = open_page(browser, app_url, f"lab?{query}")
     wait_for_idle(page, timeout=180_000)
     for label in ("Training images", "Epochs"):
@@ -123,6 +122,12 @@ def train_in_the_lab(browser, app_url, query: str):
         page.keyboard.press("Home")
         wait_for_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
+    return page
+
+
+def trained(page) -> int:
+    """Wait for the lab run started on ``page`` to finish, make it the active model; its "Misclassified"
+    count."""
     misclassified = metric_value(page, "Misclassified")
     misclassified.wait_for(timeout=300_000)
     wait_for_idle(page)
@@ -130,7 +135,7 @@ def train_in_the_lab(browser, app_url, query: str):
     wrong = int(re.fullmatch(r"([\d,]+) of [\d,]+", misclassified.inner_text()).group(1).replace(",", ""))
     page.get_by_role("button", name="Use this model everywhere").click()
     wait_for_idle(page)
-    return page, wrong
+    return wrong
 
 
 def wrong_digits_listed(page) -> int:
@@ -218,11 +223,13 @@ def test_two_sessions_with_their_own_run_1_see_their_own_mistakes(browser, app_u
     # Different architectures (and random sizes, so neither run is already in the model store).
     a_query = f"b=1&f1={random.randint(10, 16)}&k1=3&u={random.randint(40, 90)}&do=0&bs=128"
     b_query = f"b=1&f1=1&k1=3&u={random.randint(2, 4)}&do=0&bs=128"
-    a, a_wrong = train_in_the_lab(browser, app_url, a_query)
+    a = start_training(browser, app_url, a_query)
     try:
-        assert wrong_digits_listed(a) == a_wrong  # a's scores are now in the shared cache
-        b, b_wrong = train_in_the_lab(browser, app_url, b_query)
+        b = start_training(browser, app_url, b_query)  # queued behind a's run (one training slot here)
         try:
+            a_wrong = trained(a)
+            assert wrong_digits_listed(a) == a_wrong  # a's scores are now in the shared cache
+            b_wrong = trained(b)
             assert a_wrong != b_wrong, "the two runs must differ in their mistakes for this test to tell"
             assert wrong_digits_listed(b) == b_wrong
             chosen = sidebar(b).get_by_test_id("stSelectbox").first.evaluate(  # shown as text or in an <input>
