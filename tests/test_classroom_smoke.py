@@ -6,6 +6,7 @@ order: their orchestration and report are checked below on made-up windows."""
 import asyncio
 import json
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,13 @@ def test_pairs_swap_which_page_goes_first():
     assert [pair_order(k) for k in range(3)] == [("floor", "ours"), ("ours", "floor"), ("floor", "ours")]
 
 
+def run_in_own_loop(coro):
+    """Await ``coro`` in a thread of its own: the suite's Playwright (sync API) keeps an event loop running in
+    this one, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def window(answers, strokes, chromium, wall, busy, probe, server=1.0):
     """One made-up window of a run, as ``_class_run`` reports it."""
     return {"students": 10, "students_started": 10, "trainers": 0, "trainings_started": 0, "trainings_finished": 0,
@@ -89,7 +97,7 @@ def test_the_pinned_run_warms_up_then_swaps_the_order_each_pair_and_reports_the_
         p50 = 0.5 if servers == "floor" or label == "pinned warm-up" else next(ours_p50)
         return window([p50], 10, 5.0, 45.0, 0.5, 40.0, server=0.2 if servers == "floor" else 0.4)
 
-    pinned = asyncio.run(classroom.pinned_pairs(run, "floor", "ours", 10, 3, warm_up_s=5))
+    pinned = run_in_own_loop(classroom.pinned_pairs(run, "floor", "ours", 10, 3, warm_up_s=5))
     # an unmeasured session on our server first, then floor/ours, ours/floor, floor/ours
     assert calls[0] == ("pinned warm-up", "ours", "draw", 1, 5)
     floor, ours = ("floor", "", 10), ("ours", "draw", 10)
@@ -100,7 +108,7 @@ def test_the_pinned_run_warms_up_then_swaps_the_order_each_pair_and_reports_the_
     assert pinned["ours"]["windows"] == pinned["floor"]["windows"] == 3 and pinned["ours"]["strokes"] == 30
     calls.clear()
     ours_p50 = iter([0.3])
-    asyncio.run(classroom.pinned_pairs(run, "floor", "ours", 10, 1, warm_up_s=0))
+    run_in_own_loop(classroom.pinned_pairs(run, "floor", "ours", 10, 1, warm_up_s=0))
     assert [c[0] for c in calls] == ["pinned floor (1/1)", "pinned ours (1/1)"]  # no warm-up asked for
 
     results = {"config": {"students": 20, "trainers": 4, "seconds": 90, "pinned_students": 10, "pinned_pairs": 3,
