@@ -240,13 +240,21 @@ def probability_bars_html(proba: np.ndarray, title: str | None = None, height: i
             f'<div style="display:flex;gap:4px;font-size:13px;line-height:24px;color:#212529">{digits}</div></div>')
 
 
+_CAPTION_CSS = "font-size:0.875rem;line-height:1.4;color:rgba(49,51,63,0.6)"  # Streamlit's caption, in raw HTML
+
+
+def _columns_css(n: int, width: int, gap: int) -> str:
+    """CSS for ``n`` equal columns, ``gap`` px between them out of ``width`` px (a share: it shrinks with the
+    page)."""
+    return f"display:grid;grid-template-columns:repeat({n},1fr);column-gap:{100 * gap / width:.2f}%"
+
+
 def caption_row_html(captions: list[str], width: int, gap: int, margin_top: str = "0") -> str:
     """Captions side by side in equal columns (``gap`` px between them, ``width`` px in all), as ONE piece
     of HTML: the labels under a row of pictures laid out on the same grid (``pixel_row_html``)."""
     cells = "".join(f"<div>{html.escape(c)}</div>" for c in captions)
-    return (f'<div style="display:grid;grid-template-columns:repeat({len(captions)},1fr);'
-            f'column-gap:{100 * gap / width:.2f}%;margin-top:{margin_top};font-size:0.875rem;line-height:1.4;'
-            f'color:rgba(49,51,63,0.6)">{cells}</div>')
+    return (f'<div style="{_columns_css(len(captions), width, gap)};margin-top:{margin_top};{_CAPTION_CSS}">'
+            f'{cells}</div>')
 
 
 def pixel_row_html(pictures: list[np.ndarray | None], palette: np.ndarray, width: int, gap: int, alts: list[str],
@@ -261,10 +269,9 @@ def pixel_row_html(pictures: list[np.ndarray | None], palette: np.ndarray, width
         cells.append("<div></div>" if pic is None else
                      f'<img src="{png_data_uri(pic, palette)}" alt="{html.escape(alt)}" '
                      f'style="width:100%;display:block;image-rendering:pixelated">')
-    note = (f'<div style="font-size:0.875rem;line-height:1.4;color:rgba(49,51,63,0.6);margin-top:0.25rem">'
-            f'{html.escape(caption)}</div>' if caption else "")
-    return (f'<div class="mv-pixels"><div style="display:grid;grid-template-columns:repeat({len(cells)},1fr);'
-            f'column-gap:{100 * gap / width:.2f}%;align-items:start">{"".join(cells)}</div>{note}</div>')
+    note = f'<div style="{_CAPTION_CSS};margin-top:0.25rem">{html.escape(caption)}</div>' if caption else ""
+    return (f'<div class="mv-pixels"><div style="{_columns_css(len(cells), width, gap)};align-items:start">'
+            f'{"".join(cells)}</div>{note}</div>')
 
 
 def captioned_squares_html(pictures: list[np.ndarray | None], captions: list[str], width: int, gap: int, alt: str,
@@ -287,7 +294,6 @@ def captioned_squares_html(pictures: list[np.ndarray | None], captions: list[str
                      f'display:flex;align-items:center;justify-content:center;overflow:hidden">'
                      f'<img src="{png_data_uri(pic)}" alt="{html.escape(alt)}" '
                      f'style="width:{100 * w / side:.2f}%;display:block;image-rendering:{look}"></div>')
-    return (f'<div class="mv-strip" style="max-width:{width}px"><div style="display:grid;'
-            f'grid-template-columns:repeat({len(cells)},1fr);column-gap:{100 * gap / width:.2f}%">'
+    return (f'<div class="mv-strip" style="max-width:{width}px"><div style="{_columns_css(len(cells), width, gap)}">'
             f'{"".join(cells)}</div>'
             f'{caption_row_html(captions, width, gap, margin_top="0.5rem")}</div>')
