@@ -19,7 +19,7 @@ def main() -> None:
     """One script run: the page frame, the sidebar, then the chosen page."""
     st.set_page_config(page_title="mnistviz: how a CNN reads digits", page_icon=":material/draw:", layout="wide")
 
-    from pages import components, shared  # (after set_page_config: it may show a spinner)
+    from pages import components, draw_canvas, shared  # (after set_page_config: it may show a spinner)
 
     # On a phone's width Plotly's toolbar would sit on every chart's title; a tap still shows the values.
     st.html("<style>@media (max-width: 640px) { .js-plotly-plot .modebar-container { display: none !important; } }</style>")
@@ -33,6 +33,9 @@ def main() -> None:
                          position="hidden" if "nav" in view.hide else "sidebar",
                          expanded=True)  # list every page: beyond ten Streamlit hides the rest behind "View more"
     lesson = next(lesson for lesson, p in pages if p is page)
+    # A stroke answered by the route cost no run: the session takes the drawing up now (before the sidebar,
+    # whose input digit may follow it)
+    draw_canvas.catch_up()
     shared.sidebar(components.without_hidden(lesson, view))
     components.share_view(lesson, view)
     page.run()

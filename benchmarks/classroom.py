@@ -422,7 +422,8 @@ async def draw_and_read(page, box: dict, digit: int) -> dict | None:
 
 
 async def page_done(page) -> float | None:
-    """Seconds from the last mouse-up until the page's own run after that stroke had finished (the steps, the
+    """Seconds from the last mouse-up until everything the stroke changes was on screen (the page's own run after
+    it had finished, or the Draw page's canvas had put the route's panels in place: the steps, the
     network's view and the bars redrawn), or None if it did not finish in time."""
     try:
         handle = await page.wait_for_function("() => window.__mv.t2 !== null ? window.__mv.t2 - window.__mv.t0 : null",
@@ -1037,9 +1038,9 @@ def render(results: dict) -> str:
              f"CPU* core {cfg['browser_core']}'s. CPU seconds are utime + stime from `/proc/<pid>/stat` summed over all "
              "processes of a side (server: streamlit, haproxy, redis-server, RQ workers, `serve`), divided by the strokes "
              "made. Times are in-page: *p50/p95/max* from mouse-up to the answer on screen (on our Draw page the canvas "
-             "shows it from the server's answer route before the page reruns; the floor shows a metric from its page "
-             "run), *page done* from mouse-up to the end of the page's own run after the stroke (on our page: the "
-             "steps, the network's view and the bars redrawn). Every student makes one first stroke before the "
+             "shows it from the server's answer route; the floor shows a metric from its page run), *page done* from "
+             "mouse-up to everything the stroke changes on screen (the floor: the end of its page's run; ours: the "
+             "canvas has put the route's bars, notes and on-screen pictures in place, with no page run). Every student makes one first stroke before the "
              "measured window (first strokes are measured on their own below), and the window opens once the browser "
              "core has gone quiet after the pages loaded. *Speed probe*: the CPU time of one "
              "fixed piece of Python work, run every 3 s on the server core while the run lasts (median, and range): "

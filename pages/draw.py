@@ -5,41 +5,32 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageOps
 from streamlit.delta_generator import DeltaGenerator
 
-from mnistviz import activations, attribution, canvas_reading, figures, lessons
+from mnistviz import activations, attribution, canvas_reading, figures
+from mnistviz.draw_panels import (BARS, MAP_STRIP_GAP, MAP_STRIP_WIDTH, MAPS_PER_ROW, NETWORK, NOTES, STAGE_PAGES,
+                                  STEP_PICTURES, STEP_SIDE, STEPS, DigitCheck, dense_key, dense_stages, live_panels,
+                                  map_rows, pixels, route_panels, row_key)
 from mnistviz.preprocess import PreprocessError, PreprocessResult, preprocess_file
 from pages.canvas_toolbar import never_dims
 from pages.components import handwriting
-from pages.draw_canvas import drawing_canvas
+from pages.draw_canvas import DRAWN, LATEST, catch_up, drawing_canvas
 from pages.fragment_rerun import rerun_fragments
 from pages.on_screen import hide_on_screen_probe, on_screen, shown_sections
-from pages.shared import active_model, digit_map, freeze_after_run, use_drawing
+from pages.shared import MAP_DIGITS, active_model, dataset, digit_maps, freeze_after_run, use_drawing
 from pages.static_part import static_part
 
-STEP_SIDE = 140  # each preprocessing step is shown this many pixels wide
-STEP_GAP = 12
-BLANK_GREY = 235  # the preprocessing squares before anything is drawn
 ANSWER_HEIGHT = 118  # px: the prediction metric with its "sure" line
-MAP_STRIP_WIDTH, MAP_STRIP_GAP = 300, 16  # each stage's mosaic in the network's view, and the space between
-MAPS_PER_ROW = 4  # stages side by side in one row of the network's view (one picture per row)
-# The sections below the canvas, as keyed containers: a stroke redraws their pictures only while they are
-# on the screen (a laptop shows the canvas and the bars; these are further down).
-STEPS, NETWORK, PROBE = "draw-steps", "draw-network", "draw-on-screen"
+PROBE = "draw-on-screen"  # tells which of the sections STEPS and NETWORK are on screen
 LIVE = "draw-live"  # the canvas and everything a stroke rewrites: never dimmed while a stroke is read
-LIVE_FRAGMENT = "draw-stroke"  # the fragment that reruns at each stroke (``live``)
-DRAWN = "draw_drawn"  # session key: whether the canvas (or an upload) holds a digit now
-STEP_CAPTIONS = ("1 · Your picture", "2 · Cropped to the ink", "3 · Scaled to fit 20×20",
-                 "4 · Centred in 28×28: the model's input")
-# The stages drawn as feature-map strips, and the page that explains each (from mnistviz.lessons).
-STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kind(kind).topic)
-               for kind in ("Conv2D", "MaxPooling2D")}
+LIVE_FRAGMENT = "draw-stroke"  # the fragment that draws the live panels (``live``; mnistviz.draw_panels)
+LIVE_RUN = "draw_live_run"  # session key: the live fragment's runs, marked in each panel (see ``mark``)
 
 
 # --- small helpers (layout only) ---------------------------------------------------------------
@@ -48,27 +39,6 @@ STAGE_PAGES = {kind: (lessons.lesson_for_kind(kind).path, lessons.lesson_for_kin
 def preprocess_upload(raw: bytes) -> PreprocessResult:
     """An uploaded file's bytes → the preprocessed digit (cached: a big photo is decoded once)."""
     return preprocess_file(raw)
-
-
-def pixels(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
-    """An image in [0, 1] → a ``side``×``side`` uint8 picture: small ones blown up with sharp pixels, big
-    ones shrunk (``step_picture``), and anything not square set on a grey margin so its own edges stay visible."""
-    out = np.full((side, side), 90, np.uint8)
-    if np.size(a) == 0:
-        return out
-    pic = step_picture(a, side)
-    if max(pic.shape) < side:
-        k = side // max(pic.shape)
-        pic = np.repeat(np.repeat(pic, k, axis=0), k, axis=1)
-    top, left = (side - pic.shape[0]) // 2, (side - pic.shape[1]) // 2
-    out[top:top + pic.shape[0], left:left + pic.shape[1]] = pic
-    return out
-
-
-def blank_like(index: np.ndarray, drawn: bool) -> np.ndarray:
-    """A palette picture as it is, or (nothing drawn yet) its empty cells: the page keeps its layout, and a
-    stroke or a clear only swaps pictures instead of building the section again."""
-    return index if drawn else figures.blank_mosaic(index)
 
 
 def input_controls() -> tuple[str, int]:
@@ -82,13 +52,14 @@ def input_controls() -> tuple[str, int]:
     return source, width
 
 
-def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None, list[activations.Stage] | None, bool]:
+def read_input(model, source: str, width: int, panels=None) -> tuple[PreprocessResult | None,
+                                                                      list[activations.Stage] | None, bool]:
     """The canvas (or an upload), preprocessed (``None`` when there is nothing usable yet); each layer's output
     when already worked out (the canvas's drawing, read once for the answer route and this run); and whether
     the canvas already shows the answer (it asks the answer route as the stroke ends; the page answers an
-    upload, or a drawing the route could not answer)."""
+    upload, or a drawing the route could not answer). ``panels`` lays out the live panels for the route."""
     if source == "Draw":
-        drawing = drawing_canvas(model, width, key="canvas")
+        drawing = drawing_canvas(model, width, key="canvas", panels=panels, sections=(STEPS, NETWORK))
         if drawing is None:
             return None, None, False
         try:
@@ -115,9 +86,9 @@ def read_input(model, source: str, width: int) -> tuple[PreprocessResult | None,
 
 @dataclass
 class Slots:
-    """Where a stroke writes. The page lays out the controls, headings, captions and lesson links once per
-    full run; a stroke (a rerun of ``live``) rewrites just the canvas, the answer, the numbers and the
-    pictures in these containers: fewer elements for the server to send and the browser to redraw."""
+    """Where the live panels go. The page lays out the controls, headings, captions and lesson links once per
+    full run; ``live`` fills these containers (keyed, one element each, so that the canvas can rewrite them
+    after a stroke from the answer route's reply)."""
     answer: DeltaGenerator  # the prediction, above the canvas
     drawing: DeltaGenerator  # the canvas (or the uploader)
     notes: DeltaGenerator  # the prompt, or warnings about the drawing
@@ -139,53 +110,7 @@ def steps_section() -> DeltaGenerator:
     """Raw → crop → 20×20 → centred 28×28, as MNIST itself was made: the heading, and the slot for the pictures."""
     with st.container(key=STEPS):
         static_part(steps_heading)
-        return st.container()
-
-
-def steps_html(pictures: list[np.ndarray | None], captions: tuple[str, ...]) -> str:
-    """The four steps' pictures, each in its square with a caption under it, as one piece of HTML."""
-    return figures.captioned_squares_html(pictures, list(captions), width=4 * STEP_SIDE + 3 * STEP_GAP, gap=STEP_GAP,
-                                          alt="A preprocessing step", blank=BLANK_GREY)
-
-
-@functools.cache  # for this run of the page and its fragment's reruns, as _blank_networks
-def blank_steps_html() -> str:
-    """The four empty squares shown before anything is drawn (and while the section is off screen)."""
-    return steps_html([None] * 4, STEP_CAPTIONS)
-
-
-def step_picture(a: np.ndarray, side: int = STEP_SIDE) -> np.ndarray:
-    """A step's image in [0, 1] → uint8 at its own size (the browser blows it up), or shrunk by area averaging
-    to fit a ``side`` square when bigger: the canvas's 280×280 is sent at the 140×140 it shows (exact, and a
-    quarter of Lanczos' cost)."""
-    img = Image.fromarray(np.clip(np.rint(np.asarray(a, np.float32) * 255), 0, 255).astype(np.uint8))
-    if max(img.size) > side:
-        img = ImageOps.contain(img, (side, side), Image.Resampling.BOX)
-    return np.asarray(img)
-
-
-def fill_steps(slot: DeltaGenerator, r: PreprocessResult | None) -> None:
-    """The four steps of the drawing (empty squares when ``r`` is ``None``), with their captions: one element,
-    never wider than the four squares side by side."""
-    if r is None:
-        slot.html(blank_steps_html())
-        return
-    h, w = r.cropped.shape
-    fh, fw = r.fitted.shape
-    captions = (f"1 · Your picture, {r.raw.shape[1]}×{r.raw.shape[0]}" + (" (inverted)" if r.inverted else ""),
-                f"2 · Cropped to the ink, {w}×{h}", f"3 · Scaled to fit 20×20: {fw}×{fh}", STEP_CAPTIONS[3])
-    slot.html(steps_html([step_picture(img) for img in (r.raw, r.cropped, r.fitted, r.image)], captions))
-
-
-def map_rows(stages: list[activations.Stage]) -> list[list[activations.Stage]]:
-    """The conv/pool stages in rows of up to four (one picture per row)."""
-    maps = [s for s in stages if s.kind in STAGE_PAGES]
-    return [maps[i:i + MAPS_PER_ROW] for i in range(0, len(maps), MAPS_PER_ROW)]
-
-
-def dense_stages(stages: list[activations.Stage]) -> list[activations.Stage]:
-    """The hidden dense layers (the logits are the bars)."""
-    return [s for s in stages if s.kind == "Dense" and s.name != "logits"]
+        return st.container(key=STEP_PICTURES)
 
 
 def network_heading() -> None:
@@ -229,77 +154,23 @@ def network_section(stages: list[activations.Stage]) -> tuple[list[DeltaGenerato
     with st.container(key=NETWORK):
         static_part(network_heading)
         rows = []
-        for row in map_rows(stages):
-            rows.append(st.container())
+        for i, row in enumerate(map_rows(stages)):
+            rows.append(st.container(key=row_key(i)))
             static_part(stage_links, row)
         cols = st.columns([2, 1])
         with cols[0]:
-            dense = [st.container() for _ in dense_stages(stages)]
+            dense = [st.container(key=dense_key(i)) for i in range(len(dense_stages(stages)))]
             static_part(dense_links, next((s for s in stages if s.kind == "Flatten"), None))
         with cols[1]:
             static_part(softmax_note)
     return rows, dense
 
 
-def row_html(row: list[activations.Stage], drawn: bool) -> str:
-    """One row of up to four stages' feature maps, each stage's mosaic a small palette picture the browser
-    blows up to its column (empty cells when not ``drawn``; a short row keeps its columns' widths)."""
-    mosaics = [blank_like(figures.mosaic_index(s.array[0]), drawn) for s in row]
-    alts = [f"{s.name}: {s.shape[-1]} feature maps" for s in row]
-    pad = MAPS_PER_ROW - len(row)
-    return figures.pixel_row_html(mosaics + [None] * pad, figures.VIRIDIS_PALETTE, alts=alts + [""] * pad,
-                                  width=MAPS_PER_ROW * MAP_STRIP_WIDTH + (MAPS_PER_ROW - 1) * MAP_STRIP_GAP,
-                                  gap=MAP_STRIP_GAP)
-
-
-def dense_html(s: activations.Stage, drawn: bool) -> str:
-    """A dense layer's units as a 1:4 strip of squares, with its size under it (empty cells, and no count of
-    active units, when not ``drawn``)."""
-    v = s.array[0]
-    side = int(np.ceil(np.sqrt(len(v) / 4)))
-    grid = np.full(side * side * 4, np.nan, np.float32)
-    grid[:len(v)] = v
-    units = blank_like(figures.mosaic_index(grid.reshape(side, side * 4, 1)), drawn)
-    active = f", {int((v > 0).sum()):,} active" if drawn else ""
-    return figures.pixel_row_html([units], figures.VIRIDIS_PALETTE, width=1, gap=0, alts=[f"{s.name}'s units"],
-                                  caption=f"{s.name}: {len(v):,} units{active} (one square each)")
-
-
-# layout → the network's empty pictures. A dict of this run of the page: the strokes' runs of its fragment reuse
-# it, the next full run starts another (st.cache_resource's bookkeeping cost more than the lookup, at every stroke).
-_blank_networks: dict[str, tuple[list[str], list[str]]] = {}
-
-
-def blank_network(stages: list[activations.Stage]) -> tuple[list[str], list[str]]:
-    """The network's pictures with empty cells, keyed by the stages' names, kinds and shapes (all they depend
-    on): built at the first stroke's run after a full run of the page."""
-    layout = ";".join(f"{s.name}/{s.kind}/{s.shape}" for s in stages)
-    if (found := _blank_networks.get(layout)) is None:
-        zeros = [activations.Stage(s.name, s.kind, s.shape, np.zeros(s.shape, np.float32)) for s in stages]
-        found = ([row_html(row, False) for row in map_rows(zeros)], [dense_html(s, False) for s in dense_stages(zeros)])
-        if len(_blank_networks) >= 32:
-            _blank_networks.pop(next(iter(_blank_networks)))
-        _blank_networks[layout] = found
-    return found
-
-
-def fill_network(slots: Slots, stages: list[activations.Stage], drawn: bool) -> None:
-    """Each row of feature maps, and each dense layer's units, as ONE piece of HTML with small inline pictures
-    (empty cells when not ``drawn``). Not Plotly charts: on a page redrawn at every stroke each chart costs
-    the browser ~25 ms, and these overview strips have no values to hover. Palette indices, not RGB: a third
-    of the bytes to compress and send."""
-    if drawn:
-        rows = [row_html(row, True) for row in map_rows(stages)]
-        dense = [dense_html(s, True) for s in dense_stages(stages)]
-    else:
-        rows, dense = blank_network(stages)
-    for slot, piece in zip(slots.rows + slots.dense, rows + dense):
-        slot.html(piece)
-
-
 def latest_drawing() -> tuple[np.ndarray, np.ndarray] | None:
-    """The latest drawing ``(28, 28)`` and its probabilities ``(10,)``, as the canvas fragment left them."""
-    return st.session_state.get("draw_latest")
+    """The latest drawing ``(28, 28)`` and its probabilities ``(10,)`` (a stroke the answer route read since the
+    last run taken up first)."""
+    catch_up()
+    return st.session_state.get(LATEST)
 
 
 def _explain_latest() -> None:
@@ -382,30 +253,11 @@ def nudge(model) -> None:
     picture.metric("Nudged prediction", str(digit), f"{p[digit]:.0%} sure", delta_color="off", delta_arrow="off")
     bars.plotly_chart(figures.probability_bars(p, height=260), width="stretch", key="nudge_bars")
 
-
-def not_a_digit_note(am, image: np.ndarray, stages: list) -> None:
-    """When the drawing lies farther from every test digit than almost any digit does, say so, and why the
-    probability still reads high. Two matrix-vector products once the model's map is fitted (in the
-    background: until then, nothing is said)."""
-    try:
-        emb = digit_map(am, wait=False)
-    except Exception:  # noqa: BLE001 - a failed fit only costs this note; the Map page shows the error
-        return
-    if emb is None:
-        return
-    check = emb.check(emb.features_from_stages(image, stages))
-    if not check.is_digit:
-        st.warning("**This does not look like any digit the model learned.** " + check.reason + " The model "
-                   "still names one of ten digits, often \"sure\": softmax shares out 100 % among the ten "
-                   "answers it knows, and has no way to say \"none of these\".", icon=":material/help:")
-
-
 def _sections_scrolled() -> None:
-    """The probe saw a section come on (or go off) the screen: with a digit on the canvas, rerun the stroke's
-    fragment to fill what now shows (the canvas's reading is remembered: it is not worked out again); with
-    none, the empty pictures are right already."""
-    if st.session_state.get(DRAWN):
-        rerun_fragments(LIVE_FRAGMENT)
+    """The probe saw a section come on (or go off) the screen: rerun the live fragment to fill what now shows
+    (the canvas's reading is remembered: it is not worked out again). Also with nothing drawn: a section the
+    canvas filled while on screen may show an older drawing."""
+    rerun_fragments(LIVE_FRAGMENT)
 
 
 @st.fragment
@@ -415,15 +267,30 @@ def probe() -> None:
     on_screen([STEPS, NETWORK], key=PROBE, on_change=_sections_scrolled)
 
 
+def digit_check(am) -> DigitCheck:
+    """What the not-a-digit note needs of the active model, without the session (the route keeps it)."""
+    ds = dataset()
+    return DigitCheck(am.id, weakref.ref(am.model), digit_maps(), ds.x_test[:MAP_DIGITS], ds.y_test[:MAP_DIGITS])
+
+
+def mark(piece: str) -> str:
+    """A panel's HTML marked with this run's number. Streamlit sets an ``st.html``'s content only when it differs
+    from the last run's, and the canvas may have rewritten a panel since: each run's content is thus new."""
+    return f'<div data-mv-run="{st.session_state.get(LIVE_RUN, 0)}">{piece}</div>'
+
+
 @st.fragment(key=LIVE_FRAGMENT)
 def live(am, slots: Slots, source: str, width: int) -> None:
-    """The canvas and what follows each stroke, each written into its slot: the prediction, the probability
-    bars, and the steps and the network's view while on screen (empty pictures otherwise: the same bytes each
-    time, nothing to fetch or redraw). A stroke reruns this, and so does scrolling one of those sections into
-    view; the slower sections further down follow the drawing when asked."""
+    """The canvas and the live panels (``mnistviz.draw_panels``), each written into its slot: the prediction,
+    the notes, the probability bars, and the steps and the network's view while on screen (empty pictures
+    otherwise). A stroke does not rerun this: the canvas puts the answer route's panels in place. A full run
+    does, and so does scrolling one of those sections into view (or a stroke the route could not answer); the
+    slower sections further down follow the drawing when asked."""
     model = am.model
+    check = digit_check(am)
+    st.session_state[LIVE_RUN] = st.session_state.get(LIVE_RUN, 0) + 1
     with slots.drawing:
-        result, read, answered = read_input(model, source, width)
+        result, read, answered = read_input(model, source, width, functools.partial(route_panels, check))
     # Blank or not, the page keeps ONE layout (empty bars and pictures until something is drawn): a clear
     # and the next stroke then change a few values and pictures instead of removing and rebuilding every
     # section below, which cost the browser most of a stroke and made the page jump at each clear.
@@ -437,33 +304,21 @@ def live(am, slots: Slots, source: str, width: int) -> None:
     proba = stages[-1].array.reshape(-1)
     digit = int(proba.argmax())
     # A fragment may only write into a container outside it that it also wrote into in the last full run:
-    # each slot gets an element on every run (an empty one when there is nothing to say).
-    with slots.notes:  # notes come and go; the bars below keep their place
-        if not drawn:
-            slots.answer.empty()
-            st.info("Draw a digit from 0 to 9 on the black square (or upload a picture). Its prediction, "
-                    "every preprocessing step and the network's view appear after each stroke.",
-                    icon=":material/draw:")
-        else:
-            st.empty()
-            use_drawing(result.image)
-            st.session_state["draw_latest"] = (result.image, proba)
-            if answered:  # the canvas shows it already, worked out the same way
-                slots.answer.empty()
-            else:
-                slots.answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off",
-                                    delta_arrow="off")
-            for note in result.warnings:
-                st.warning(note, icon=":material/warning:")
-            not_a_digit_note(am, result.image, stages)
-    # Plain HTML bars, not a Plotly chart: this is redrawn at every stroke (hover shows each value).
-    slots.bars.html(figures.probability_bars_html(proba if drawn else np.zeros(10), title="Probability of each digit",
-                                                  height=280))
-    # In this run, not a fragment of their own: a second fragment rerun after each stroke costs the server a
-    # whole script run more (BENCHMARKS: server CPU per stroke)
-    shown = shown_sections(PROBE)
-    fill_steps(slots.steps, result if drawn and STEPS in shown else None)
-    fill_network(slots, stages, drawn and NETWORK in shown)
+    # each slot gets an element on every run.
+    if drawn:
+        use_drawing(result.image)
+        st.session_state[LATEST] = (result.image, proba)
+    if drawn and not answered:
+        slots.answer.metric("Prediction", str(digit), f"{proba[digit]:.0%} sure", delta_color="off",
+                            delta_arrow="off")
+    else:  # nothing drawn, or the canvas shows it already (worked out the same way)
+        slots.answer.empty()
+    panels = live_panels(result if drawn else None, stages, check, shown_sections(PROBE), everything=True)
+    keyed = {NOTES: slots.notes, BARS: slots.bars, STEP_PICTURES: slots.steps,
+             **{row_key(i): slot for i, slot in enumerate(slots.rows)},
+             **{dense_key(i): slot for i, slot in enumerate(slots.dense)}}
+    for key, slot in keyed.items():
+        slot.html(mark(panels[key]))
     st.session_state[DRAWN] = drawn
     freeze_after_run()
 
@@ -552,7 +407,7 @@ with st.container(key=LIVE):
         if source == "Draw":
             static_part(st.caption, "Draw one digit, large, in the middle. Undo, redo and clear are in the canvas "
                                     "toolbar.")
-    slots = Slots(answer, drawing, right.container(), right.container(), steps_section(),
+    slots = Slots(answer, drawing, right.container(key=NOTES), right.container(key=BARS), steps_section(),
                   *network_section(activations.blank_stages(active.model)))
     live(active, slots, source, width)
     probe()

@@ -1,14 +1,16 @@
 // The Draw page's canvas (a Streamlit v2 component). A stroke is drawn here in the browser; on release the
-// picture goes to the server's answer route and the answer is shown at once, then the drawing goes to the
-// page (whose run redraws the steps and the network's view). Without a route (url null), or if it fails,
-// the page's own run answers instead. Given a picture to restore (the page was left and opened again), a
-// canvas that has not drawn yet shows it as one undoable layer and hands it over like a stroke.
+// picture (or null, once cleared) goes to the server's answer route, and its reply is put on screen at once:
+// the answer above the canvas, and the new HTML of the page's live panels (keyed containers of one st.html
+// each: the notes, the bars, and the sections named in data.sections while on screen). No script run: the
+// server keeps the drawing for the session's next run. Without a route (url null), or if it fails, the
+// drawing goes to the page, whose own run answers instead. Given a picture to restore (the page was left and
+// opened again), a canvas that has not drawn yet shows it as one undoable layer and posts it like a stroke.
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".mv-draw");
   let st = root.__mv;
   if (!st) {
-    st = root.__mv = { strokes: [], undone: [], seq: 0 };
+    st = root.__mv = { strokes: [], undone: [], seq: 0, mount: Math.random().toString(36).slice(2) };
     const canvas = root.querySelector("canvas");
     const ctx = canvas.getContext("2d");
     const answer = root.querySelector("[data-mv-answer]");
@@ -45,32 +47,41 @@ export default function (component) {
       answer.querySelector(".mv-sure").textContent = sure;
       answer.classList.toggle("mv-empty", digit === "");
     };
+    // The sections on screen as the page's probe counts them (pages/on_screen.py): their top 60 px in view.
+    const onScreen = () => (st.sections || []).filter((k) => {
+      const el = document.querySelector(".st-key-" + CSS.escape(k));
+      if (!el) return false;
+      const b = el.getBoundingClientRect();
+      return b.top < window.innerHeight - 60 && b.bottom > 0;
+    });
+    const put = (panels) => {
+      for (const [k, html] of Object.entries(panels || {})) {
+        const el = document.querySelector(".st-key-" + CSS.escape(k) + ' [data-testid="stHtml"]');
+        if (el) el.innerHTML = html;
+      }
+    };
     const send = st.send = async () => {
       const seq = ++st.seq;
-      if (st.strokes.length === 0) {
-        show("", "");
-        setStateValue("drawing", null);
-        return;
-      }
-      const png = canvas.toDataURL("image/png");
-      let answered = null;  // the model that answered, as the page named it
-      const model = st.model;
+      const png = st.strokes.length ? canvas.toDataURL("image/png") : null;
       if (st.url) {
         try {
           const r = await fetch(st.url, {
             method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ token: st.token, png }),
+            body: JSON.stringify({ token: st.token, png, seq, mount: st.mount, want: onScreen() }),
           });
           if (r.ok) {
             const a = await r.json();
             if (seq !== st.seq) return;  // drawn on since: that stroke sends its own
-            if (a.digit !== null) { show(String(a.digit), a.sure); answered = model; }
+            show(a.digit === null ? "" : String(a.digit), a.digit === null ? "" : a.sure);
+            put(a.panels);
+            root.dataset.mvPanels = String(seq);  // done: what the stroke changes is on screen
+            return;
           }
         } catch (e) { /* no route (offline, another server): the page's run answers */ }
       }
       if (seq !== st.seq) return;
-      if (answered === null) show("", "");
-      setStateValue("drawing", { png, seq, answered });
+      show("", "");
+      setStateValue("drawing", png === null ? null : { png, seq, answered: null });
     };
     let live = null;
     const at = (e) => {
@@ -120,6 +131,7 @@ export default function (component) {
   st.token = data.token;
   st.url = data.url;
   st.width = data.width;
+  st.sections = data.sections;
   const switched = st.model !== undefined && st.model !== data.model;
   st.model = data.model;
   if (data.restore && !st.restoring && st.seq === 0 && !st.strokes.length && !st.undone.length) {

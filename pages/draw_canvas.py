@@ -1,15 +1,17 @@
-"""The Draw page's canvas: a Streamlit v2 component that shows the answer the moment a stroke ends.
+"""The Draw page's canvas: a Streamlit v2 component that shows a stroke's answer, and updates the page's live
+panels, without a script run.
 
 On release the canvas posts its picture to ``mnistviz.answer_route`` (with this session's token, which
-``drawing_canvas`` registers with the session's model) and shows the prediction above itself; then it hands
-the drawing to the page, whose run redraws everything else. The answer thus skips the page's redraw. With
-no route (the floor benchmark page) or a failed call, ``Drawing.answered`` is false and the page shows the
-answer itself. When another model is chosen, the canvas asks it again (the page shows no answer meanwhile).
-The drawing outlives a visit to another page: Streamlit forgets a widget's value when a run does not draw it,
-so the session keeps the last picture, and a canvas that comes back empty is given it to show again (until
-the person clears it).
+``drawing_canvas`` registers with the session's model and the page's panel layout) and shows the reply: the
+prediction above itself, and the new HTML of each live panel on screen (the notes, the bars, the steps, the
+network's view: keyed containers of one ``st.html`` each, which the page's run fills the same way). A clear
+is posted too. The route keeps the session's latest drawing, which the session takes up at its next run
+(``catch_up``: any page's run, or the Draw page's sections), so a stroke costs the server no script run.
+With no route (the floor benchmark page), or a failed call, the canvas hands the drawing to the page, whose
+run answers and draws the panels. When another model is chosen, the canvas asks it again.
+The drawing outlives a visit to another page: a canvas that comes back empty is given the session's latest
+drawing, shows it as one undoable layer, and posts it like a stroke (until the person clears it).
 """
-
 from __future__ import annotations
 
 import secrets
@@ -19,11 +21,14 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from mnistviz import answer_route
+from mnistviz import answer_route, canvas_reading
 
 CANVAS_SIDE = 280
 TOKEN = "draw_answer_token"  # session key: this session's token for the answer route
-KEPT = "draw_canvas_kept"  # session key ``{canvas key: PNG data URL}``: the picture each canvas last handed over
+SEEN = "draw_canvas_seen"  # session key ``{canvas key: PNG data URL}``: the picture each canvas last handed over
+TAKEN = "draw_taken"  # session key: the ``answer_route.Latest.n`` of the drawing this session last took up
+DRAWN = "draw_drawn"  # session key: whether the canvas (or an upload) holds a digit now
+LATEST = "draw_latest"  # session key: the latest digit ``(28, 28)`` and its probabilities ``(10,)``
 
 _ICONS = {  # Material Symbols paths (Apache 2.0), 24×24
     "undo": "M7 19v-2h7.1q1.58 0 2.74-1T18 13.5q0-1.5-1.16-2.5T14.1 10H7.8l2.6 2.6L9 14 4 9l5-5 1.4 1.4L7.8 8h6.3q2.43 0 4.16 1.58T20 13.5q0 2.35-1.74 3.93T14.1 19Z",
@@ -78,33 +83,82 @@ class Drawing:
     answered: bool
 
 
-def drawing_canvas(model: Any | None, width: int, key: str,
-                   on_change: Callable[[], None] | None = None) -> Drawing | None:
+def drawing_canvas(model: Any | None, width: int, key: str, on_change: Callable[[], None] | None = None,
+                   panels: answer_route.Panels | None = None, sections: tuple[str, ...] = ()) -> Drawing | None:
     """The canvas, drawing with a pen ``width`` pixels wide; answers each stroke with ``model`` through the
-    answer route (``None``: no route, the page answers). Returns the drawing, ``None`` when empty."""
+    answer route (``None``: no route, the page answers), and ``panels`` lays out the page's live panels for the
+    route's reply (``sections``: the keys of the containers whose panels it fills only while on screen).
+    Returns the session's latest drawing, ``None`` when empty."""
     token = st.session_state.setdefault(TOKEN, secrets.token_urlsafe(18))
     # The model's name for the canvas: a new one (another model chosen in the sidebar) makes it ask again, and
     # an answer the canvas got from the model before is not this model's.
     tag = None if model is None else f"{id(model):x}"
     if model is not None:
-        answer_route.register(token, model)
-    kept = st.session_state.setdefault(KEPT, {})
-    data = {"token": token, "url": answer_route.PATH if model is not None else None, "width": width, "model": tag}
-    if key in kept and _png(st.session_state.get(key)) is None:
-        # Back on the page (or the widget was not drawn for a while): the canvas starts empty. It shows the
-        # kept picture again as one undoable layer and hands it over as a new stroke (an answer, then a run).
-        data["restore"] = kept[key]
+        answer_route.register(token, model, panels)
+    data = {"token": token, "url": answer_route.PATH if model is not None else None, "width": width, "model": tag,
+            "sections": list(sections)}
+    # A canvas that starts empty (back on the page) shows the latest drawing again as one undoable layer and
+    # posts it like a stroke; one that has drawn since it opened ignores it. A canvas starts only in a full run
+    # (or, without a route, when Streamlit forgot its value): not sent with every stroke's run.
+    fresh = _png(st.session_state.get(key)) is None if model is None else not _fragment_run()
+    if fresh and (before := answer_route.latest(token)) is not None and before.png is not None:
+        data["restore"] = before.png
     value = _canvas(key=key, data=data, default={"drawing": None},
-                    on_drawing_change=lambda: _changed(key, on_change))
-    png = _png(value)
-    if png is None:
+                    on_drawing_change=lambda: _handed_over(token, key, on_change))
+    seen = st.session_state.setdefault(SEEN, {})
+    if (png := _png(value)) is not None and png != seen.get(key):  # set without the callback (AppTest)
+        seen[key] = png
+        answer_route.remember(token, png)
+    latest = answer_route.latest(token)
+    if latest is None or latest.png is None:
         return None
-    kept[key] = png
-    drawing = value["drawing"]
-    # Answered by another model (another was chosen in the sidebar since): the canvas asks this one the moment
-    # it gets this run's data, and its reply reruns the page. Until then it shows no answer; if the reply
-    # fails, ``answered`` comes back null and the page answers. So the page never shows a second answer.
-    return Drawing(png, tag is not None and drawing.get("answered") is not None)
+    catch_up()
+    # The canvas shows the answer itself when the route gave it (after another model was chosen, it asks this
+    # one the moment it gets this run's data, showing no answer meanwhile); to a drawing it handed over the page
+    # answers unless the canvas says it had the answer (if the route fails, ``answered`` comes back null).
+    handed = value["drawing"] if png == latest.png else None
+    answered = tag is not None and (latest.by_route or (handed is not None and handed.get("answered") is not None))
+    return Drawing(latest.png, answered)
+
+
+def catch_up() -> None:
+    """The session takes up a drawing the answer route got since its last run (a stroke costs no run): the
+    walkthrough follows it as "your drawing", and the Draw page's sections work on it. Cheap when there is
+    nothing new; the reading is the route's own (``canvas_reading`` remembers it), by the model the session
+    registered with the route."""
+    if not behind():
+        return
+    token = st.session_state.get(TOKEN)
+    latest, model = answer_route.latest(token), answer_route.model_for(token)
+    st.session_state[TAKEN] = latest.n
+    reading = None
+    if latest.png is not None and model is not None:
+        try:
+            reading = canvas_reading.read_drawing(model, latest.png)
+        except canvas_reading.BadDrawing:
+            pass
+    if reading is None or reading.proba is None:
+        st.session_state[DRAWN] = False
+        return
+    from pages.shared import use_drawing  # (not at the top: the floor benchmark page draws without the app)
+
+    use_drawing(reading.result.image)
+    st.session_state[LATEST] = (reading.result.image, reading.proba)
+    st.session_state[DRAWN] = True
+
+
+def behind() -> bool:
+    """Whether the answer route got a drawing (or a clear) this session has not taken up yet."""
+    latest = answer_route.latest(st.session_state.get(TOKEN))
+    return latest is not None and st.session_state.get(TAKEN) != latest.n
+
+
+def _fragment_run() -> bool:
+    """Whether this is a run of fragments only (not of the whole page)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def _png(value: Any) -> str | None:
@@ -113,9 +167,10 @@ def _png(value: Any) -> str | None:
     return str(drawing["png"]) if isinstance(drawing, dict) and drawing.get("png") else None
 
 
-def _changed(key: str, on_change: Callable[[], None] | None) -> None:
-    """The canvas handed over a new drawing, or was cleared: a cleared canvas is not filled again later."""
-    if _png(st.session_state.get(key)) is None:
-        st.session_state.get(KEPT, {}).pop(key, None)
+def _handed_over(token: str, key: str, on_change: Callable[[], None] | None) -> None:
+    """The canvas handed the page a new drawing, or a clear (no route, or it failed): it is the session's latest."""
+    png = _png(st.session_state.get(key))
+    st.session_state.setdefault(SEEN, {})[key] = png
+    answer_route.remember(token, png)
     if on_change is not None:
         on_change()

@@ -155,13 +155,18 @@ def digit_map(am: "ActiveModel", wait: bool = True):
     """The ``embedding.Embedding`` of the active model over the first ``MAP_DIGITS`` test digits, shared
     by every session (keyed by the model's content key) and fitted in the background; with
     ``wait=False`` it is ``None`` until ready, so a stroke never waits for it."""
+    ds = dataset()
+    return digit_maps().get(am.id, am.model, ds.x_test[:MAP_DIGITS], ds.y_test[:MAP_DIGITS], wait=wait)
+
+
+def digit_maps():
+    """Every model's map (``embedding.Maps``), one for the process."""
     global _MAPS
     from mnistviz import embedding
 
     if _MAPS is None:
         _MAPS = embedding.Maps()
-    ds = dataset()
-    return _MAPS.get(am.id, am.model, ds.x_test[:MAP_DIGITS], ds.y_test[:MAP_DIGITS], wait=wait)
+    return _MAPS
 
 
 # --- the active model --------------------------------------------------------------------------

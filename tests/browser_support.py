@@ -63,10 +63,9 @@ def drawn_answer(page):
 
 
 def drawn_and_taken(page, digit: str, timeout: int = 60_000) -> None:
-    """Wait until the canvas shows ``digit`` as its answer AND the page's run has taken the stroke (its prompt
-    to draw is gone). The canvas answers from its own request before it hands the stroke to the page (200 ms
-    after the mouse-up), so on a busy machine the answer can show, and the page look idle, before the page
-    has the drawing: a section opened or a page visited then still finds none."""
+    """Wait until the canvas shows ``digit`` as its answer AND the stroke's panels are in place (the prompt to
+    draw is gone): from the answer route's reply, which means the server has the drawing for the session's
+    next run (a section opened, a page visited); or, where the route failed, from the page's own run."""
     from playwright.sync_api import expect
 
     expect(drawn_answer(page)).to_have_text(digit, timeout=timeout)

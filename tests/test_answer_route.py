@@ -64,7 +64,7 @@ def test_each_session_is_answered_by_its_own_model(model):
 
 def test_blank_and_bad_requests_get_a_clear_reply(model):
     answer_route.register("session-c", model)
-    assert answer_route._reply(body("session-c", canvas_png("blank"))) == (200, {"digit": None, "sure": ""})
+    assert answer_route._reply(body("session-c", canvas_png("blank"))) == (200, {"digit": None, "sure": "", "panels": {}})
     assert answer_route._reply(b"not json")[0] == 400
     assert answer_route._reply(json.dumps({"token": "session-c"}).encode())[0] == 400
     status, reply = answer_route._reply(body("session-c", "data:image/png;base64,aGVsbG8="))  # "hello"
@@ -73,6 +73,42 @@ def test_blank_and_bad_requests_get_a_clear_reply(model):
     assert status == 413 and "too large" in reply["error"]
     with pytest.raises(canvas_reading.BadDrawing):
         canvas_reading.decode_png("not base64 at all!")
+
+
+def test_the_route_keeps_each_sessions_latest_drawing_and_lays_out_its_panels(model):
+    """A stroke costs no script run: the route replies with the panels on screen, and keeps the drawing (or the
+    clear) for the session's next run. A slower request of an earlier stroke does not replace a later one."""
+    asked = []
+
+    def panels(reading, want):
+        asked.append((None if reading is None else int(reading.proba.argmax()), want))
+        return {"draw-bars": "bars"}
+
+    answer_route.register("session-d", model, panels)
+    answer_route.register("session-e", model)
+    one, zero = canvas_png("one"), canvas_png("zero")
+
+    def post(token, png, seq, mount="m1", want=()):
+        return answer_route._reply(json.dumps({"token": token, "png": png, "seq": seq, "mount": mount,
+                                               "want": list(want)}).encode())
+
+    assert post("session-d", one, 1, want=["draw-steps"]) == (200, {"digit": 1, "sure": "100% sure",
+                                                                    "panels": {"draw-bars": "bars"}})
+    assert asked == [(1, frozenset({"draw-steps"}))]
+    first = answer_route.latest("session-d")
+    assert first.png == one and first.by_route and answer_route.latest("session-e") is None  # each its own
+    post("session-d", zero, 3)
+    post("session-d", one, 2)  # stroke 2's request answered after stroke 3's: 3 stays the latest
+    assert answer_route.latest("session-d").png == zero
+    post("session-d", one, 1, mount="m2")  # the page opened again: its canvas counts from 1
+    assert answer_route.latest("session-d").png == one
+    status, reply = post("session-d", None, 2, mount="m2")  # cleared
+    assert status == 200 and reply["digit"] is None and asked[-1] == (None, frozenset())
+    cleared = answer_route.latest("session-d")
+    assert cleared.png is None and cleared.n > first.n
+    # a drawing the page's run got from the canvas itself (no route) is the latest too
+    handed = answer_route.remember("session-d", zero)
+    assert answer_route.latest("session-d") == handed and not handed.by_route and handed.n > cleared.n
 
 
 def test_tokens_are_forgotten_oldest_first(model, monkeypatch):

@@ -38,8 +38,9 @@ PEOPLE = dict(list(DIGITS.items())[:3])  # the test's three people draw 1, 0 and
 
 # Timing hook, installed before the page's own scripts: mouse-up starts the clock; the answer on screen
 # stops it (t1): the Draw page's canvas shows it (from the answer route), a page without the route (the
-# benchmark's floor) shows a "Prediction" metric. t2: the page's own run after the stroke has finished
-# (everything else on the page redrawn).
+# benchmark's floor) shows a "Prediction" metric. t2: everything else the stroke changes is on screen: the
+# page's own run after the stroke has finished, or (on the Draw page, whose strokes run no script) the
+# canvas has put the answer route's panels in place.
 TIMING_JS = """
 window.__mv = {t0: null, t1: null, t2: null, ran: false};
 window.addEventListener('mouseup', () => {
@@ -65,12 +66,14 @@ new MutationObserver(records => {
   // a run started or ended since the mouse-up (records, not the state now: a short run can start and end
   // between two calls of this observer)
   if (records.some(r => r.type === 'attributes' && r.attributeName === 'data-test-script-state')) mv.ran = true;
+  // or the Draw page's canvas put the answer route's panels on screen (a stroke it answered runs no script)
+  const panels = records.some(r => r.type === 'attributes' && r.attributeName === 'data-mv-panels');
   if (mv.t1 === null && window.__mvAnswer() !== null) mv.t1 = now;
   const app = document.querySelector('[data-testid="stApp"]');
-  if (mv.t1 !== null && mv.t2 === null && mv.ran && app && app.getAttribute('data-test-script-state') !== 'running')
+  if (mv.t1 !== null && mv.t2 === null && (panels || (mv.ran && app && app.getAttribute('data-test-script-state') !== 'running')))
     mv.t2 = now;
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true,
-                      attributeFilter: ['data-test-script-state']});
+                      attributeFilter: ['data-test-script-state', 'data-mv-panels']});
 """
 
 

@@ -124,23 +124,69 @@ WATCH_STALE = """(key) => {
 }"""
 
 
+# Every change of the script's run state ("running", "notRunning") after the hook is installed.
+WATCH_RUNS = """() => {
+  window.__runs = [];
+  new MutationObserver(changes => {
+    for (const c of changes) window.__runs.push(c.target.getAttribute("data-test-script-state"));
+  }).observe(document.querySelector('[data-testid="stApp"]'), {attributes: true,
+                                                               attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+def test_a_stroke_and_a_clear_run_no_script_and_the_route_updates_the_panels(browser, app_url):
+    """A stroke costs the server no script run: the canvas puts the answer route's reply in place (the answer,
+    the bars, the notes, the steps on screen). The session has the drawing all the same: the walkthrough
+    follows it on the next page."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url, DRAW_PAGE, width=1300, height=1000)
+    try:
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
+        wait_for_idle(page)
+        page.wait_for_timeout(1500)  # the on-screen probe's first report (a run of its own) is in
+        wait_for_idle(page)
+        page.evaluate(WATCH_RUNS)
+        draw(page, vertical_stroke())
+        expect(drawn_answer(page)).to_have_text("1", timeout=60_000)
+        expect(page.locator(".mv-proba").locator('[title^="digit 1:"]')).to_have_count(1)  # highlighted
+        expect(page.get_by_text(PROMPT)).to_have_count(0)
+        page.wait_for_function("() => [...document.querySelectorAll('.st-key-draw-step-pictures img')]"
+                               ".filter(i => i.complete && i.naturalWidth > 0).length === 4", timeout=30_000)
+        clear_canvas(page)
+        expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
+        expect(drawn_answer(page)).to_have_text("")
+        draw(page, oval())
+        expect(drawn_answer(page)).to_have_text("0", timeout=60_000)
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => window.__runs") == []
+        page.get_by_test_id("stSidebarNav").get_by_text("3 · Convolution").click()
+        expect(page.get_by_text("your drawing").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        page.close()
+
+
 def test_the_canvas_and_its_answer_never_dim_while_a_stroke_is_read(browser, app_url):
     """Streamlit fades the elements a run will replace (after 0.5 s, over 1 s). On the Draw page that would
     grey the canvas under the pen and, on a busy laptop, repaint the fade every frame; the live section keeps
-    full strength: every element a stroke marks stale is drawn at opacity 1 with no fade."""
+    full strength: every element a stroke marks stale is drawn at opacity 1 with no fade. A stroke runs the
+    page when the answer route fails (here: every call refused), and the page's run answers."""
     from playwright.sync_api import expect
 
     page = open_page(browser, app_url, DRAW_PAGE, width=1300, height=900)
     try:
         expect(page.get_by_text(PROMPT)).to_be_visible(timeout=90_000)
         wait_for_idle(page)
+        page.route("**/api/answer", lambda route: route.abort())
         page.evaluate(WATCH_STALE, "draw-live")
         # A stroke is one short run, which a fast browser may draw before it ever shows an element as stale: slow
         # the browser down as a busy laptop is, and draw until a run has (at most five strokes)
         page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 4})
         for _ in range(5):
             draw(page, vertical_stroke())
-            expect(drawn_answer(page)).to_have_text("1", timeout=60_000)
+            expect(metric_value(page, "Prediction")).to_have_text("1", timeout=60_000)
+            expect(drawn_answer(page)).to_have_text("")  # the canvas had no answer to show
             clear_canvas(page)
             expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
             if page.evaluate("() => window.__stale.length"):

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,13 @@ def open_sections(at, *names: str) -> None:
         at.session_state[f"draw_open_{name}"] = True
 
 
+def notes(at, kind: str) -> list[str]:
+    """The texts of the Draw page's notes of ``kind`` ("info", "warning"): its notes panel is one ``st.html``
+    (the canvas rewrites it after a stroke from the answer route's reply), not Streamlit alerts."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", body)) for h in at.html
+            for body in re.findall(rf'<div class="mv-note mv-{kind}"[^>]*>(.*?)</div>', h.value)]
+
+
 def metric(at, label: str):
     found = [m for m in at.metric if m.label == label]
     return found[0] if found else None
@@ -49,11 +58,11 @@ def metric(at, label: str):
 
 def test_blank_canvas_prompts_to_draw(page):
     assert metric(page, "Prediction") is None
-    assert any("Draw a digit" in i.value for i in page.info)
+    assert any("Draw a digit" in text for text in notes(page, "info"))
     page.session_state["canvas"] = canvas_state(drawn("blank"))  # cleared after drawing: all black
     page.run()
     assert not page.exception and metric(page, "Prediction") is None
-    assert any("Draw a digit" in i.value for i in page.info)
+    assert any("Draw a digit" in text for text in notes(page, "info"))
 
 
 def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
@@ -76,7 +85,7 @@ def test_drawing_shows_a_prediction_and_follows_into_the_walkthrough(page):
     assert metric(page, "Nudged prediction") is not None
     image = page.session_state["drawing"]
     assert image.shape == (28, 28) and image.dtype == np.float32 and image.max() > 0.5
-    assert not page.warning  # a clean stroke needs no warning
+    assert not page.warning and not notes(page, "warning")  # a clean stroke needs no warning
     # the nudge sliders and the explanation controls rerun without trouble
     page.slider(key="nudge_angle").set_value(30).run()
     page.radio(key="explain_method").set_value("Gradient").run()
@@ -109,18 +118,44 @@ def test_a_stroke_the_route_answered_is_not_read_again_by_its_page_run(page, mon
     assert calls == [1] and metric(page, "Prediction").value == "1"
 
 
+def test_a_stroke_the_route_answered_needs_no_run_and_the_next_run_draws_the_same_panels(page):
+    """The route's reply carries the live panels the canvas puts in place (no script run); the session's next
+    run takes the route's drawing up (not the canvas's older hand-over) and draws the same panels."""
+    from mnistviz import answer_route
+    from pages.draw_canvas import TOKEN
+
+    page.session_state["canvas"] = canvas_state(drawn("seven"))  # a hand-over through Streamlit (no route)
+    page.run()
+    assert metric(page, "Prediction").value == "7"
+    one = canvas_state(drawn("one"))["drawing"]["png"]
+    request = {"token": page.session_state[TOKEN], "png": one, "seq": 2, "mount": "m", "want": ["draw-steps"]}
+    status, reply = answer_route._reply(json.dumps(request).encode())
+    assert status == 200 and reply["digit"] == 1
+    assert set(reply["panels"]) == {"draw-notes", "draw-bars", "draw-step-pictures"}  # the network is off screen
+    page.run()  # the session's next run, e.g. a section scrolled into view
+    assert not page.exception
+    assert metric(page, "Prediction") is None  # the canvas shows the route's answer
+    assert page.session_state["draw_latest"][1].argmax() == 1  # the route's drawing, not the older 7
+    bodies = [re.sub(r'^<div data-mv-run="\d+">(.*)</div>$', r"\1", h.value, flags=re.S) for h in page.html]
+    assert reply["panels"]["draw-bars"] in bodies and reply["panels"]["draw-notes"] in bodies
+    request.update(png=None, seq=3)  # cleared
+    assert answer_route._reply(json.dumps(request).encode())[1]["digit"] is None
+    page.run()
+    assert any("Draw a digit" in text for text in notes(page, "info"))
+
+
 def test_single_dot_warns(page):
     page.session_state["canvas"] = canvas_state(drawn("dot"))
     page.run()
     assert not page.exception
     assert metric(page, "Prediction") is not None
-    assert any("little ink" in w.value for w in page.warning)
+    assert any("little ink" in text for text in notes(page, "warning"))
 
 
 def test_upload_mode_prompts(page):
     page.radio(key="draw_source").set_value("Upload a picture").run()
     assert not page.exception and metric(page, "Prediction") is None
-    assert any("Draw a digit" in i.value for i in page.info)
+    assert any("Draw a digit" in text for text in notes(page, "info"))
 
 
 def chart_titles(at) -> list[str]:
@@ -166,11 +201,11 @@ def test_a_scribble_that_is_no_digit_is_called_so_and_a_digit_is_not(page):
         page.session_state["canvas"] = canvas_state(drawn(shape))
         page.run()
         assert not page.exception
-        said = [w.value for w in page.warning if "does not look like any digit" in w.value]
-        assert bool(said) == flagged, (shape, [w.value for w in page.warning])
+        said = [text for text in notes(page, "warning") if "does not look like any digit" in text]
+        assert bool(said) == flagged, (shape, notes(page, "warning"))
     page.session_state["canvas"] = canvas_state(drawn("x"))
     page.run()
-    assert any("softmax" in w.value for w in page.warning)  # and why the probability still reads high
+    assert any("softmax" in text for text in notes(page, "warning"))  # and why the probability still reads high
 
 
 def test_keep_a_drawing_with_its_true_digit_for_the_teach_page(page):
@@ -207,7 +242,7 @@ def test_upload_a_photo_then_a_bad_file_then_blank_paper(page):
     assert not page.exception and metric(page, "Prediction") is None
     assert [e.value for e in page.error] == ["That file could not be used: this file is not an image we can read "
                                              "(use a PNG or JPEG)."]
-    assert any("Draw a digit" in i.value for i in page.info)
+    assert any("Draw a digit" in text for text in notes(page, "info"))
     blank = photos.blank_photo(photos.PhotoStyle(size=(640, 480), light=0.4))
     page.file_uploader[0].set_value(("blank.png", photos.encode(blank, "PNG"), "image/png")).run()
     assert not page.exception and metric(page, "Prediction") is None and not page.error

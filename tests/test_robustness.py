@@ -137,12 +137,14 @@ REVIEWED_HTML = {
                                "code chooses"),
     "pages/on_screen.py": (1, "st.html of HIDE_STYLE, a constant rule hiding the probe's element, formatted with a "
                               "container key the page's code chooses"),
-    "pages/draw.py": (5, "st.html of figures.probability_bars_html (ten model probabilities formatted as numbers "
-                         "and a constant title), of figures.captioned_squares_html (PNGs as data URIs, a constant "
-                         "alt, captions of constant words and picture sizes, escaped), of figures.caption_row_html "
-                         "(each map stage's layer name, which an uploaded model sets, and its sizes, escaped) and "
-                         "of figures.pixel_row_html (PNGs as data URIs; alts and a caption of a layer's name and "
-                         "sizes, escaped)"),
+    "pages/draw.py": (2, "st.html of figures.caption_row_html (each map stage's layer name, which an uploaded model "
+                         "sets, and its sizes, escaped), and of the live panels (mnistviz.draw_panels, which the "
+                         "canvas also puts in place from the answer route's reply): figures.probability_bars_html "
+                         "(ten model probabilities formatted as numbers and a constant title), figures.note_html "
+                         "(constant notes and preprocessing warnings, escaped), figures.captioned_squares_html (PNGs "
+                         "as data URIs, a constant alt, captions of constant words and picture sizes, escaped) and "
+                         "figures.pixel_row_html (PNGs as data URIs; alts and a caption of a layer's name and sizes, "
+                         "escaped)"),
 }
 
 

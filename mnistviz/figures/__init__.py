@@ -13,11 +13,11 @@
 
 from . import conv, data, dense, maps, model, training
 from .images import (DIVERGING, INK, PALETTE_WHITE, SEQUENTIAL, VIRIDIS_PALETTE, blank_mosaic, caption_row_html,
-                     captioned_squares_html, compact, digit_heatmap, heatmap, mosaic, mosaic_index, mosaic_rgb, outline,
-                     picture, pixel_row_html, png_bytes, png_data_uri, probability_bars, probability_bars_html,
+                     captioned_squares_html, compact, digit_heatmap, heatmap, mosaic, mosaic_index, mosaic_rgb, note_html,
+                     outline, picture, pixel_row_html, png_bytes, png_data_uri, probability_bars, probability_bars_html,
                      tile, tile_coordinates)
 
 __all__ = ["conv", "data", "dense", "maps", "model", "training", "DIVERGING", "INK", "PALETTE_WHITE", "SEQUENTIAL",
            "VIRIDIS_PALETTE", "blank_mosaic", "caption_row_html", "captioned_squares_html", "compact", "digit_heatmap",
-           "heatmap", "mosaic", "mosaic_index", "mosaic_rgb", "outline", "picture", "pixel_row_html", "png_bytes",
+           "heatmap", "mosaic", "mosaic_index", "mosaic_rgb", "note_html", "outline", "picture", "pixel_row_html", "png_bytes",
            "png_data_uri", "probability_bars", "probability_bars_html", "tile", "tile_coordinates"]

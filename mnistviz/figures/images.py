@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 
 import numpy as np
 import plotly.express as px
@@ -238,6 +239,20 @@ def probability_bars_html(proba: np.ndarray, title: str | None = None, height: i
             f'style="height:{height}px;font-family:sans-serif">{heading}'
             f'<div style="display:flex;gap:4px;height:{plot}px;border-bottom:1px solid #868e96">{"".join(cells)}</div>'
             f'<div style="display:flex;gap:4px;font-size:13px;line-height:24px;color:#212529">{digits}</div></div>')
+
+
+# Streamlit's st.info and st.warning boxes, in raw HTML (light theme): notes that a stroke rewrites without a
+# script run (the Draw page's answer route sends them), and that its run draws the same way.
+_NOTE_COLOURS = {"info": ("rgba(28, 131, 225, 0.1)", "rgb(0, 66, 128)"),
+                 "warning": ("rgba(255, 227, 18, 0.1)", "rgb(146, 108, 5)")}
+
+
+def note_html(kind: str, text: str) -> str:
+    """A note box (``kind`` "info" or "warning") holding ``text``, escaped, with ``**bold**`` kept as bold."""
+    background, colour = _NOTE_COLOURS[kind]
+    body = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+    return (f'<div class="mv-note mv-{kind}" role="note" style="background:{background};color:{colour};'
+            f'border-radius:0.5rem;padding:16px;margin-bottom:1rem;font-size:1rem;line-height:1.6">{body}</div>')
 
 
 _CAPTION_CSS = "font-size:0.875rem;line-height:1.4;color:rgba(49,51,63,0.6)"  # Streamlit's caption, in raw HTML
