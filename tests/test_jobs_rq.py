@@ -58,7 +58,10 @@ def test_three_owners_queue_in_order_and_all_finish(redis_server, start_worker, 
     assert all(not s.loaded and s.history["loss"] for s in finals)
     assert len([n for n in stored(tmp_path / "store") if n.endswith(".keras")]) == 3
     # an ended job no longer counts against its owner
-    assert q.submit(request(seed=9), "a")
+    again = q.submit(request(seed=9), "a")
+    # (cancelled, so that the worker is idle when it is stopped: a worker stops only after its job)
+    q.cancel(again, "a")
+    assert q.wait(again, timeout=120).state == "cancelled"
 
 
 def test_identical_requests_train_once_and_later_followers_load(redis_server, start_worker, tmp_path):
