@@ -47,13 +47,24 @@ export default function (component) {
       answer.querySelector(".mv-sure").textContent = sure;
       answer.classList.toggle("mv-empty", digit === "");
     };
-    // The sections on screen as the page's probe counts them (pages/on_screen.py): their top 60 px in view.
-    const onScreen = () => (st.sections || []).filter((k) => {
-      const el = document.querySelector(".st-key-" + CSS.escape(k));
-      if (!el) return false;
-      const b = el.getBoundingClientRect();
-      return b.top < window.innerHeight - 60 && b.bottom > 0;
-    });
+    // The sections on screen as the page's probe counts them (pages/on_screen.py: their top 60 px in view),
+    // kept by an observer: asking for their boxes at each stroke would make the browser lay the page out first.
+    // (Watched from each run's call of this function, and at each stroke: no timer outlives the page.)
+    const shown = st.shown = new Set();
+    const io = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const key = [...e.target.classList].find((c) => c.startsWith("st-key-")).slice(7);
+        if (e.isIntersecting) shown.add(key); else shown.delete(key);
+      }
+    }, { rootMargin: "0px 0px -60px 0px" });
+    const watched = new Set();
+    st.watch = () => {
+      for (const k of st.sections || []) {
+        const el = document.querySelector(".st-key-" + CSS.escape(k));
+        if (el && !watched.has(el)) { watched.add(el); io.observe(el); }
+      }
+    };
+    const onScreen = () => (st.sections || []).filter((k) => shown.has(k));
     const put = (panels) => {
       for (const [k, html] of Object.entries(panels || {})) {
         const el = document.querySelector(".st-key-" + CSS.escape(k) + ' [data-testid="stHtml"]');
@@ -62,6 +73,7 @@ export default function (component) {
     };
     const send = st.send = async () => {
       const seq = ++st.seq;
+      st.watch();
       const png = st.strokes.length ? canvas.toDataURL("image/png") : null;
       if (st.url) {
         try {
@@ -73,6 +85,8 @@ export default function (component) {
             const a = await r.json();
             if (seq !== st.seq) return;  // drawn on since: that stroke sends its own
             show(a.digit === null ? "" : String(a.digit), a.digit === null ? "" : a.sure);
+            await new Promise((go) => setTimeout(go, 0));  // the answer first; the panels in a task of their own
+            if (seq !== st.seq) return;
             put(a.panels);
             root.dataset.mvPanels = String(seq);  // done: what the stroke changes is on screen
             return;
@@ -132,6 +146,7 @@ export default function (component) {
   st.url = data.url;
   st.width = data.width;
   st.sections = data.sections;
+  st.watch();
   const switched = st.model !== undefined && st.model !== data.model;
   st.model = data.model;
   if (data.restore && !st.restoring && st.seq === 0 && !st.strokes.length && !st.undone.length) {
