@@ -1,9 +1,9 @@
 """A canvas drawing read by a model: the PNG decoded, preprocessed like MNIST and passed forward once.
 
-A stroke is read twice in quick succession: by the answer route (``mnistviz.answer_route``) the moment it
-ends, and by the Draw page's run that follows, which needs the same preprocessing steps and every layer's
-output. ``read_drawing`` remembers its last readings per model, keyed by the PNG's hash, so the page's run
-reuses the route's work instead of repeating it. The model is the key's other half, held weakly: a model
+A stroke is read by the answer route (``mnistviz.answer_route``) the moment it ends, and again by the
+session's next run (another page, or a Draw page section), which needs the same preprocessing steps and
+every layer's output. ``read_drawing`` remembers its last readings per model, keyed by the PNG's hash, so
+that run reuses the route's work instead of repeating it. The model is the key's other half, held weakly: a model
 shared by every session (the default) shares its readings, each session's own model has its own, and they
 go with the model. Readings are shared: their arrays are read-only.
 """

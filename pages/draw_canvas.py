@@ -109,10 +109,10 @@ def drawing_canvas(model: Any | None, width: int, key: str, on_change: Callable[
     if (png := _png(value)) is not None and png != seen.get(key):  # set without the callback (AppTest)
         seen[key] = png
         answer_route.remember(token, png)
+    catch_up()
     latest = answer_route.latest(token)
     if latest is None or latest.png is None:
         return None
-    catch_up()
     # The canvas shows the answer itself when the route gave it (after another model was chosen, it asks this
     # one the moment it gets this run's data, showing no answer meanwhile); to a drawing it handed over the page
     # answers unless the canvas says it had the answer (if the route fails, ``answered`` comes back null).
