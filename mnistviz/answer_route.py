@@ -133,7 +133,8 @@ def _answer_of(proba) -> dict:
 def _reply(body: bytes) -> tuple[int, dict]:
     """A request body ``{"token", "png", "seq"?, "mount"?, "want"?}`` → (HTTP status, JSON reply ``{"digit",
     "sure", "panels"}``). ``png`` is ``null`` for a cleared canvas; ``want`` names the sections on the person's
-    screen (``"steps"``, ``"network"``). Runs on a worker thread (it decodes and predicts)."""
+    screen (the keys of their containers: the panels lay out only those). Runs on a worker thread (it decodes,
+    predicts and lays the panels out)."""
     if len(body) > MAX_BODY_BYTES:
         return 413, {"error": "the drawing is too large"}
     try:

@@ -12,6 +12,7 @@ run answers and draws the panels. When another model is chosen, the canvas asks 
 The drawing outlives a visit to another page: a canvas that comes back empty is given the session's latest
 drawing, shows it as one undoable layer, and posts it like a stroke (until the person clears it).
 """
+
 from __future__ import annotations
 
 import secrets
