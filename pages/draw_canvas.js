@@ -50,7 +50,7 @@ export default function (component) {
     // The sections on screen as the page's probe counts them (pages/on_screen.py: their top 60 px in view),
     // kept by an observer: asking for their boxes at each stroke would make the browser lay the page out first.
     // (Watched from each run's call of this function, and at each stroke: no timer outlives the page.)
-    const shown = st.shown = new Set();
+    const shown = new Set();
     const io = new IntersectionObserver((entries) => {
       for (const e of entries) {
         const key = [...e.target.classList].find((c) => c.startsWith("st-key-")).slice(7);

@@ -115,11 +115,9 @@ def drawing_canvas(model: Any | None, width: int, key: str, on_change: Callable[
     if latest is None or latest.png is None:
         return None
     # The canvas shows the answer itself when the route gave it (after another model was chosen, it asks this
-    # one the moment it gets this run's data, showing no answer meanwhile); to a drawing it handed over the page
-    # answers unless the canvas says it had the answer (if the route fails, ``answered`` comes back null).
-    handed = value["drawing"] if png == latest.png else None
-    answered = tag is not None and (latest.by_route or (handed is not None and handed.get("answered") is not None))
-    return Drawing(latest.png, answered)
+    # one the moment it gets this run's data, showing no answer meanwhile); a drawing it handed over (no route,
+    # or the route failed) the page answers.
+    return Drawing(latest.png, tag is not None and latest.by_route)
 
 
 def catch_up() -> None:
